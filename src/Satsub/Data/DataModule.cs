@@ -1,0 +1,61 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Satsub.Data;
+
+public static class DataModule
+{
+    public const string DefaultSqliteConnection = "Data Source=data/satsub.db";
+
+    public static IHostApplicationBuilder AddData(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<DatabaseOptions>, DatabaseOptionsValidator>();
+
+        var options = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        var connectionString = builder.Configuration.GetConnectionString("Satsub");
+        if (options.IsPostgres)
+        {
+            builder.Services.AddDbContext<PostgresSatsubDbContext>(o => ConfigurePostgres(o, connectionString ?? ""));
+            builder.Services.AddScoped<SatsubDbContext>(sp => sp.GetRequiredService<PostgresSatsubDbContext>());
+        }
+        else
+        {
+            var sqlite = PrepareSqlite(connectionString ?? DefaultSqliteConnection);
+            builder.Services.AddDbContext<SqliteSatsubDbContext>(o => ConfigureSqlite(o, sqlite));
+            builder.Services.AddScoped<SatsubDbContext>(sp => sp.GetRequiredService<SqliteSatsubDbContext>());
+        }
+        return builder;
+    }
+
+    public static void ConfigurePostgres(DbContextOptionsBuilder o, string connectionString) =>
+        o.UseNpgsql(connectionString, npg => npg.MigrationsHistoryTable("__ef_migrations_history"))
+         .UseSnakeCaseNamingConvention();
+
+    public static void ConfigureSqlite(DbContextOptionsBuilder o, string connectionString) =>
+        o.UseSqlite(connectionString, sq => sq.MigrationsHistoryTable("__ef_migrations_history"))
+         .UseSnakeCaseNamingConvention();
+
+    /// <summary>Makes the folder of a SQLite file exist and sets a generous busy timeout.</summary>
+    public static string PrepareSqlite(string connectionString)
+    {
+        var csb = new SqliteConnectionStringBuilder(connectionString);
+        if (csb.DataSource is { Length: > 0 } file && file != ":memory:" && csb.Mode != SqliteOpenMode.Memory)
+        {
+            var folder = Path.GetDirectoryName(Path.GetFullPath(file));
+            if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
+        }
+        if (csb.DefaultTimeout < 30) csb.DefaultTimeout = 30;
+        return csb.ToString();
+    }
+
+    /// <summary>Applies migrations; on SQLite also switches to WAL so readers never block the writer.</summary>
+    public static async Task MigrateAsync(IServiceProvider services, CancellationToken ct)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SatsubDbContext>();
+        if (!db.IsPostgres) await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+        await db.Database.MigrateAsync(ct);
+    }
+}

@@ -1,0 +1,499 @@
+﻿using System;
+using System.Collections.Generic;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
+
+#nullable disable
+
+namespace Satsub.Data.Migrations.Postgres
+{
+    /// <inheritdoc />
+    public partial class Initial : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "api_keys",
+                columns: table => new
+                {
+                    id = table.Column<Guid>(type: "uuid", nullable: false),
+                    name = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false),
+                    prefix = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    hash = table.Column<byte[]>(type: "bytea", maxLength: 32, nullable: false),
+                    scopes = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    revoked_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    last_used_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_api_keys", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "ledger_postings",
+                columns: table => new
+                {
+                    id = table.Column<Guid>(type: "uuid", nullable: false),
+                    idempotency_key = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
+                    kind = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    invoice_id = table.Column<Guid>(type: "uuid", nullable: true),
+                    rate_bps = table.Column<int>(type: "integer", nullable: true),
+                    tier_name = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_ledger_postings", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "outbox_messages",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    type = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    dedupe_key = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
+                    payload = table.Column<string>(type: "text", nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    available_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    attempts = table.Column<int>(type: "integer", nullable: false),
+                    completed_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    last_error = table.Column<string>(type: "character varying(1024)", maxLength: 1024, nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_outbox_messages", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "payment_events",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    provider = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    event_id = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
+                    invoice_id = table.Column<Guid>(type: "uuid", nullable: true),
+                    kind = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    received_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    processed_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    outcome = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_payment_events", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "plans",
+                columns: table => new
+                {
+                    code = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    name = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    description = table.Column<string>(type: "character varying(2048)", maxLength: 2048, nullable: false),
+                    price_sats = table.Column<long>(type: "bigint", nullable: true),
+                    fiat_amount = table.Column<decimal>(type: "numeric(18,2)", precision: 18, scale: 2, nullable: true),
+                    fiat_currency = table.Column<string>(type: "character varying(3)", maxLength: 3, nullable: true),
+                    duration_days = table.Column<int>(type: "integer", nullable: false),
+                    chats = table.Column<List<string>>(type: "text[]", nullable: false),
+                    active = table.Column<bool>(type: "boolean", nullable: false),
+                    source = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    updated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_plans", x => x.code);
+                    table.CheckConstraint("ck_plans_duration", "duration_days > 0");
+                    table.CheckConstraint("ck_plans_price", "(price_sats IS NOT NULL AND price_sats > 0) OR (fiat_amount IS NOT NULL AND fiat_currency IS NOT NULL)");
+                });
+
+            migrationBuilder.CreateTable(
+                name: "users",
+                columns: table => new
+                {
+                    id = table.Column<Guid>(type: "uuid", nullable: false),
+                    platform = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    external_id = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    username = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    language = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: true),
+                    referrer_id = table.Column<Guid>(type: "uuid", nullable: true),
+                    referral_code = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    hidden_from_leaderboard = table.Column<bool>(type: "boolean", nullable: false),
+                    payout_destination = table.Column<string>(type: "character varying(2048)", maxLength: 2048, nullable: true),
+                    erased_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    xmin = table.Column<uint>(type: "xid", rowVersion: true, nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_users", x => x.id);
+                    table.CheckConstraint("ck_users_not_self_referred", "referrer_id IS NULL OR referrer_id <> id");
+                    table.ForeignKey(
+                        name: "fk_users_users_referrer_id",
+                        column: x => x.referrer_id,
+                        principalTable: "users",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Restrict);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "ledger_entries",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    posting_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    account = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false),
+                    amount_sats = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_ledger_entries", x => x.id);
+                    table.CheckConstraint("ck_ledger_entries_nonzero", "amount_sats <> 0");
+                    table.ForeignKey(
+                        name: "fk_ledger_entries_ledger_postings_posting_id",
+                        column: x => x.posting_id,
+                        principalTable: "ledger_postings",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Restrict);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "payouts",
+                columns: table => new
+                {
+                    id = table.Column<Guid>(type: "uuid", nullable: false),
+                    user_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    amount_sats = table.Column<long>(type: "bigint", nullable: false),
+                    fee_sats = table.Column<long>(type: "bigint", nullable: false),
+                    destination = table.Column<string>(type: "character varying(2048)", maxLength: 2048, nullable: false),
+                    destination_type = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    provider = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    status = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    payment_hash = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    txid = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    failure_reason = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: true),
+                    requested_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    updated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    xmin = table.Column<uint>(type: "xid", rowVersion: true, nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_payouts", x => x.id);
+                    table.CheckConstraint("ck_payouts_amount", "amount_sats > 0 AND fee_sats >= 0");
+                    table.ForeignKey(
+                        name: "fk_payouts_users_user_id",
+                        column: x => x.user_id,
+                        principalTable: "users",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Restrict);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "subscriptions",
+                columns: table => new
+                {
+                    id = table.Column<Guid>(type: "uuid", nullable: false),
+                    user_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    plan_code = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    status = table.Column<string>(type: "character varying(24)", maxLength: 24, nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    starts_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    expires_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    xmin = table.Column<uint>(type: "xid", rowVersion: true, nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_subscriptions", x => x.id);
+                    table.ForeignKey(
+                        name: "fk_subscriptions_plans_plan_code",
+                        column: x => x.plan_code,
+                        principalTable: "plans",
+                        principalColumn: "code",
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
+                        name: "fk_subscriptions_users_user_id",
+                        column: x => x.user_id,
+                        principalTable: "users",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Restrict);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "invoices",
+                columns: table => new
+                {
+                    id = table.Column<Guid>(type: "uuid", nullable: false),
+                    subscription_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    user_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    plan_code = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    duration_days = table.Column<int>(type: "integer", nullable: false),
+                    provider = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    provider_invoice_id = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    method = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    amount_sats = table.Column<long>(type: "bigint", nullable: false),
+                    fiat_amount = table.Column<decimal>(type: "numeric(18,2)", precision: 18, scale: 2, nullable: true),
+                    fiat_currency = table.Column<string>(type: "character varying(3)", maxLength: 3, nullable: true),
+                    fiat_rate = table.Column<decimal>(type: "numeric(28,8)", precision: 28, scale: 8, nullable: true),
+                    fiat_rate_source = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: true),
+                    bolt11 = table.Column<string>(type: "character varying(4096)", maxLength: 4096, nullable: true),
+                    address = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    payment_uri = table.Column<string>(type: "character varying(4096)", maxLength: 4096, nullable: true),
+                    status = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    expires_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    settled_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    period_start = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    period_end = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    settlement_posting_id = table.Column<Guid>(type: "uuid", nullable: true),
+                    xmin = table.Column<uint>(type: "xid", rowVersion: true, nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_invoices", x => x.id);
+                    table.CheckConstraint("ck_invoices_amount", "amount_sats > 0");
+                    table.ForeignKey(
+                        name: "fk_invoices_subscriptions_subscription_id",
+                        column: x => x.subscription_id,
+                        principalTable: "subscriptions",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
+                        name: "fk_invoices_users_user_id",
+                        column: x => x.user_id,
+                        principalTable: "users",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Restrict);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "commissions",
+                columns: table => new
+                {
+                    id = table.Column<Guid>(type: "uuid", nullable: false),
+                    affiliate_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    buyer_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    invoice_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    plan_code = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    sale_sats = table.Column<long>(type: "bigint", nullable: false),
+                    rate_bps = table.Column<int>(type: "integer", nullable: false),
+                    tier_name = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    amount_sats = table.Column<long>(type: "bigint", nullable: false),
+                    state = table.Column<string>(type: "character varying(24)", maxLength: 24, nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    available_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    posting_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    xmin = table.Column<uint>(type: "xid", rowVersion: true, nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_commissions", x => x.id);
+                    table.CheckConstraint("ck_commissions_amount", "amount_sats >= 0 AND amount_sats <= sale_sats");
+                    table.ForeignKey(
+                        name: "fk_commissions_invoices_invoice_id",
+                        column: x => x.invoice_id,
+                        principalTable: "invoices",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
+                        name: "fk_commissions_ledger_postings_posting_id",
+                        column: x => x.posting_id,
+                        principalTable: "ledger_postings",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
+                        name: "fk_commissions_users_affiliate_id",
+                        column: x => x.affiliate_id,
+                        principalTable: "users",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Restrict);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_api_keys_prefix",
+                table: "api_keys",
+                column: "prefix",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_commissions_affiliate_id_created_at",
+                table: "commissions",
+                columns: new[] { "affiliate_id", "created_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_commissions_invoice_id",
+                table: "commissions",
+                column: "invoice_id",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_commissions_posting_id",
+                table: "commissions",
+                column: "posting_id");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_commissions_state_available_at",
+                table: "commissions",
+                columns: new[] { "state", "available_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_invoices_provider_provider_invoice_id",
+                table: "invoices",
+                columns: new[] { "provider", "provider_invoice_id" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_invoices_status_expires_at",
+                table: "invoices",
+                columns: new[] { "status", "expires_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_invoices_subscription_id",
+                table: "invoices",
+                column: "subscription_id");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_invoices_user_id",
+                table: "invoices",
+                column: "user_id");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_ledger_entries_account_amount_sats",
+                table: "ledger_entries",
+                columns: new[] { "account", "amount_sats" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_ledger_entries_posting_id",
+                table: "ledger_entries",
+                column: "posting_id");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_ledger_postings_created_at",
+                table: "ledger_postings",
+                column: "created_at");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_ledger_postings_idempotency_key",
+                table: "ledger_postings",
+                column: "idempotency_key",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_ledger_postings_invoice_id",
+                table: "ledger_postings",
+                column: "invoice_id");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_outbox_messages_completed_at_available_at",
+                table: "outbox_messages",
+                columns: new[] { "completed_at", "available_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_outbox_messages_dedupe_key",
+                table: "outbox_messages",
+                column: "dedupe_key",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_payment_events_invoice_id",
+                table: "payment_events",
+                column: "invoice_id");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_payment_events_provider_event_id",
+                table: "payment_events",
+                columns: new[] { "provider", "event_id" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_payouts_status",
+                table: "payouts",
+                column: "status");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_payouts_user_id_requested_at",
+                table: "payouts",
+                columns: new[] { "user_id", "requested_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_subscriptions_plan_code",
+                table: "subscriptions",
+                column: "plan_code");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_subscriptions_status_expires_at",
+                table: "subscriptions",
+                columns: new[] { "status", "expires_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_subscriptions_user_id_plan_code",
+                table: "subscriptions",
+                columns: new[] { "user_id", "plan_code" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_users_platform_external_id",
+                table: "users",
+                columns: new[] { "platform", "external_id" },
+                unique: true,
+                filter: "external_id IS NOT NULL");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_users_platform_username",
+                table: "users",
+                columns: new[] { "platform", "username" },
+                unique: true,
+                filter: "external_id IS NULL AND username IS NOT NULL AND erased_at IS NULL");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_users_referral_code",
+                table: "users",
+                column: "referral_code",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_users_referrer_id",
+                table: "users",
+                column: "referrer_id");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "api_keys");
+
+            migrationBuilder.DropTable(
+                name: "commissions");
+
+            migrationBuilder.DropTable(
+                name: "ledger_entries");
+
+            migrationBuilder.DropTable(
+                name: "outbox_messages");
+
+            migrationBuilder.DropTable(
+                name: "payment_events");
+
+            migrationBuilder.DropTable(
+                name: "payouts");
+
+            migrationBuilder.DropTable(
+                name: "invoices");
+
+            migrationBuilder.DropTable(
+                name: "ledger_postings");
+
+            migrationBuilder.DropTable(
+                name: "subscriptions");
+
+            migrationBuilder.DropTable(
+                name: "plans");
+
+            migrationBuilder.DropTable(
+                name: "users");
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Satsub.Affiliates;
+using Satsub.ApiKeys;
+using Satsub.Bitcoin;
+using Satsub.Data;
+using Satsub.Payments;
+using Satsub.Plans;
+using Satsub.Settlement;
+using Satsub.Subscriptions;
+using Satsub.Users;
+
+namespace Satsub.Hosting;
+
+/// <summary>Composes the modules into one web application; used by <c>satsub serve</c>, the other commands and the tests.</summary>
+public static class SatsubApp
+{
+    public const string DefaultUrl = "http://localhost:5080";
+
+    public static WebApplicationBuilder CreateBuilder(string[] args, bool forCommandLine = false)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            // appsettings.json sits beside the binary, wherever the process is started from.
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        if (string.IsNullOrEmpty(builder.Configuration["urls"])) builder.WebHost.UseUrls(DefaultUrl);
+        if (forCommandLine)
+        {
+            // stdout belongs to the command's output (a new API key is its last line): logs go to stderr.
+            builder.Logging.ClearProviders();
+            builder.Logging.AddSimpleConsole().AddFilter(level => level >= LogLevel.Warning);
+            builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        }
+        builder.AddSatsubServices();
+        if (!forCommandLine) builder.Services.AddHostedService<DatabaseInitializer>();
+        return builder;
+    }
+
+    public static IHostApplicationBuilder AddSatsubServices(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.AddData();
+        builder.AddPayments();
+
+        builder.Services.AddOptions<AffiliateOptions>().BindConfiguration(AffiliateOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<AffiliateOptions>, AffiliateOptionsValidator>();
+        builder.Services.AddOptions<BitcoinOptions>().BindConfiguration(BitcoinOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<BitcoinOptions>, BitcoinOptionsValidator>();
+        builder.Services.AddOptions<PlansOptions>().BindConfiguration(PlansOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<PlansOptions>, PlansOptionsValidator>();
+
+        builder.Services.AddSingleton<CommissionRates>();
+        builder.Services.AddScoped<SettlementService>();
+        builder.Services.AddScoped<PurchaseService>();
+        builder.Services.AddScoped<UserRegistration>();
+        builder.Services.AddScoped<PlanCatalog>();
+        builder.Services.AddScoped<ApiKeyService>();
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
+        return builder;
+    }
+
+    public static WebApplication MapSatsub(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapHealthChecks("/health");
+        return app;
+    }
+
+    /// <summary>Checks every option; a wrong one throws <see cref="OptionsValidationException"/> naming the key.</summary>
+    public static void ValidateOptions(IServiceProvider services) => services.GetRequiredService<IStartupValidator>().Validate();
+
+    /// <summary>
+    /// Checks every option (a wrong one throws <see cref="OptionsValidationException"/> naming the key),
+    /// applies migrations and the configured plans.
+    /// </summary>
+    public static async Task PrepareAsync(IServiceProvider services, bool migrate, CancellationToken ct)
+    {
+        ValidateOptions(services);
+        if (migrate) await DataModule.MigrateAsync(services, ct);
+        await using var scope = services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<PlanCatalog>().ApplyConfigurationAsync(ct);
+    }
+}
+
+internal sealed class DatabaseHealthCheck(SatsubDbContext db) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await db.Database.CanConnectAsync(cancellationToken)
+                ? HealthCheckResult.Healthy()
+                : HealthCheckResult.Unhealthy("The database cannot be reached.");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return HealthCheckResult.Unhealthy("The database cannot be reached.");
+        }
+    }
+}
+
+/// <summary>When the server starts: migrations (unless <c>Database:MigrateOnStart</c> is false) and the configured plans.</summary>
+internal sealed class DatabaseInitializer(IServiceProvider services, IOptions<DatabaseOptions> database, IConfiguration configuration, ILogger<DatabaseInitializer> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await SatsubApp.PrepareAsync(services, database.Value.MigrateOnStart, cancellationToken);
+        if (string.IsNullOrWhiteSpace(configuration["Telegram:BotToken"]))
+            logger.LogInformation("The Telegram bot is off: set Telegram:BotToken (environment variable Telegram__BotToken) to turn it on.");
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
