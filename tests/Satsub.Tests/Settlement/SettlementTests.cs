@@ -81,11 +81,11 @@ public abstract class SettlementTests<TFixture>(TFixture fx) : IClassFixture<TFi
         var referrer = await App.RegisterAsync();
         var buyer = await App.RegisterAsync(referrer.Id.ToString());
         var invoice = await App.BuyAsync(buyer.Id);
-        var first = await App.SettleAsync(invoice.Id, "evt-1");
+        var first = await App.SettleAsync(invoice.Id, $"{invoice.Id}-1");
         App.Clock.Advance(TimeSpan.FromMinutes(5));
 
-        var again = await App.SettleAsync(invoice.Id, "evt-1");
-        var other = await App.SettleAsync(invoice.Id, "evt-2");
+        var again = await App.SettleAsync(invoice.Id, $"{invoice.Id}-1");
+        var other = await App.SettleAsync(invoice.Id, $"{invoice.Id}-2");
 
         Assert.True(again.Replayed);
         Assert.True(other.Replayed);
@@ -157,7 +157,7 @@ public abstract class SettlementTests<TFixture>(TFixture fx) : IClassFixture<TFi
 
         // Half the deliveries repeat one event id, half carry their own: both kinds of duplicate.
         var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
-            Task.Run(() => App.SettleAsync(invoice.Id, i % 2 == 0 ? "evt-same" : $"evt-{i}"))));
+            Task.Run(() => App.SettleAsync(invoice.Id, i % 2 == 0 ? $"{invoice.Id}-same" : $"{invoice.Id}-{i}"))));
 
         Assert.Single(results, r => !r.Replayed);
         Assert.All(results, r => Assert.Equal(results[0].PostingId, r.PostingId));
