@@ -13,7 +13,7 @@ namespace Satsub.Subscriptions;
 /// </summary>
 public sealed class PurchaseService(
     SatsubDbContext db,
-    IPaymentProvider provider,
+    PaymentProviders providers,
     IOptions<PaymentsOptions> payments,
     TimeProvider clock)
 {
@@ -26,6 +26,7 @@ public sealed class PurchaseService(
         if (plan.PriceSats is not { } priceSats)
             throw new DomainException("fiat_rate_unavailable", $"Plan '{plan.Code}' is priced in {plan.FiatCurrency}; converting fiat prices needs a rate source, which this build does not have yet.", 503);
 
+        var provider = providers.For(method);
         var now = clock.GetUtcNow();
         var invoiceId = Guid.CreateVersion7(now);
         var expiresAt = now.AddMinutes(payments.Value.InvoiceExpiryMinutes);

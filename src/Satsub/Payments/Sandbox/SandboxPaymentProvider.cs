@@ -15,6 +15,8 @@ public sealed class SandboxPaymentProvider : IPaymentProvider
 
     public string Name => ProviderName;
 
+    public bool ConvertsFiat => false;
+
     public Task<ProviderInvoice> CreateInvoiceAsync(InvoiceRequest request, CancellationToken ct)
     {
         var id = "sbx_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
@@ -22,4 +24,11 @@ public sealed class SandboxPaymentProvider : IPaymentProvider
             $"satsub-sandbox:{request.InvoiceId:D}?amount_sats={request.Amount.Value}&method={Data.EnumNames.ToSnake(request.Method)}");
         return Task.FromResult(new ProviderInvoice(id, Bolt11: null, Address: null, uri, request.ExpiresAt));
     }
+
+    /// <summary>
+    /// The sandbox keeps no state of its own: an invoice is paid only when the admin settles it, which goes
+    /// straight through settlement, so from the provider's side it is always still waiting.
+    /// </summary>
+    public Task<ProviderInvoiceState> GetInvoiceAsync(string providerInvoiceId, CancellationToken ct) =>
+        Task.FromResult(new ProviderInvoiceState(providerInvoiceId, ProviderInvoiceStatus.New));
 }
