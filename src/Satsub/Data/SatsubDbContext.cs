@@ -29,6 +29,8 @@ public abstract class SatsubDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<Payout> Payouts => Set<Payout>();
     public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<ProviderCursor> ProviderCursors => Set<ProviderCursor>();
+    public DbSet<Satsub.Operations.AdminFlag> AdminFlags => Set<Satsub.Operations.AdminFlag>();
 
     public abstract bool IsPostgres { get; }
 

@@ -15,6 +15,11 @@ public abstract class DataModelTests<TFixture>(TFixture fx) : IClassFixture<TFix
     private SatsubServices App => fx.App;
 
     [Fact]
+    public async Task Migrations_MatchTheModel() =>
+        Assert.False(await App.DbAsync(db => Task.FromResult(db.Database.HasPendingModelChanges())),
+            "The model has changes without a migration: run `dotnet ef migrations add` for both providers (docs/development.md).");
+
+    [Fact]
     public async Task Migrations_CreateTheConfiguredPlans()
     {
         var plans = await App.DbAsync(db => db.Plans.OrderBy(p => p.Code).ToListAsync());

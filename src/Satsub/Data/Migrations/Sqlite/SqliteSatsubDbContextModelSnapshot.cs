@@ -245,6 +245,58 @@ namespace Satsub.Data.Migrations.Sqlite
                     b.ToTable("ledger_postings", (string)null);
                 });
 
+            modelBuilder.Entity("Satsub.Operations.AdminFlag", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DedupeKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("dedupe_key");
+
+                    b.Property<string>("Detail")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("detail");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<long?>("ResolvedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("resolved_at");
+
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("subject");
+
+                    b.HasKey("Id")
+                        .HasName("pk_admin_flags");
+
+                    b.HasIndex("DedupeKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_admin_flags_dedupe_key");
+
+                    b.HasIndex("ResolvedAt", "CreatedAt")
+                        .HasDatabaseName("ix_admin_flags_resolved_at_created_at");
+
+                    b.ToTable("admin_flags", (string)null);
+                });
+
             modelBuilder.Entity("Satsub.Outbox.OutboxMessage", b =>
                 {
                     b.Property<long>("Id")
@@ -495,6 +547,34 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasDatabaseName("ix_payment_events_provider_event_id");
 
                     b.ToTable("payment_events", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Payments.ProviderCursor", b =>
+                {
+                    b.Property<string>("Provider")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("provider");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.Property<string>("Value")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("value");
+
+                    b.HasKey("Provider", "Name")
+                        .HasName("pk_provider_cursors");
+
+                    b.ToTable("provider_cursors", (string)null);
                 });
 
             modelBuilder.Entity("Satsub.Payouts.Payout", b =>

@@ -1,0 +1,67 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Satsub.Data.Migrations.Sqlite
+{
+    /// <inheritdoc />
+    public partial class PaymentsState : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "admin_flags",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    kind = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    dedupe_key = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    subject = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    detail = table.Column<string>(type: "TEXT", maxLength: 2000, nullable: false),
+                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    resolved_at = table.Column<long>(type: "INTEGER", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_admin_flags", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "provider_cursors",
+                columns: table => new
+                {
+                    provider = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
+                    name = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    value = table.Column<string>(type: "TEXT", maxLength: 256, nullable: false),
+                    updated_at = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_provider_cursors", x => new { x.provider, x.name });
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_admin_flags_dedupe_key",
+                table: "admin_flags",
+                column: "dedupe_key",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_admin_flags_resolved_at_created_at",
+                table: "admin_flags",
+                columns: new[] { "resolved_at", "created_at" });
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "admin_flags");
+
+            migrationBuilder.DropTable(
+                name: "provider_cursors");
+        }
+    }
+}
