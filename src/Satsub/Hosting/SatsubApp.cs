@@ -5,6 +5,7 @@ using Satsub.ApiKeys;
 using Satsub.Bitcoin;
 using Satsub.Data;
 using Satsub.Payments;
+using Satsub.Payments.Inbox;
 using Satsub.Plans;
 using Satsub.Settlement;
 using Satsub.Subscriptions;
@@ -34,7 +35,11 @@ public static class SatsubApp
             builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         }
         builder.AddSatsubServices();
-        if (!forCommandLine) builder.Services.AddHostedService<DatabaseInitializer>();
+        if (!forCommandLine)
+        {
+            builder.Services.AddHostedService<DatabaseInitializer>();
+            builder.Services.AddPaymentWorkers();
+        }
         return builder;
     }
 
@@ -68,6 +73,7 @@ public static class SatsubApp
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapHealthChecks("/health");
+        app.MapPaymentWebhooks();
         return app;
     }
 

@@ -40,8 +40,7 @@ public static class AdminFlags
     /// <summary>Raises a flag unless one with the same dedupe key exists (INSERT … ON CONFLICT DO NOTHING).</summary>
     public static Task RaiseAsync(SatsubDbContext db, string kind, string dedupeKey, string subject, string detail, DateTimeOffset at, CancellationToken ct)
     {
-        // Raw SQL bypasses value converters: on SQLite times are stored as UTC microseconds.
-        object created = db.IsPostgres ? at : (at.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond;
+        var created = db.Time(at);
         return db.Database.ExecuteSqlRawAsync(
             "INSERT INTO admin_flags (kind, dedupe_key, subject, detail, created_at) VALUES ({0}, {1}, {2}, {3}, {4}) ON CONFLICT (dedupe_key) DO NOTHING",
             [kind, dedupeKey, subject, detail.Length > 2000 ? detail[..2000] : detail, created], ct);

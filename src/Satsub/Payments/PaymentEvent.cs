@@ -13,7 +13,12 @@ public sealed class PaymentEvent
     public string Provider { get; set; } = "";
     public string EventId { get; set; } = "";
     public Guid? InvoiceId { get; set; }
+    /// <summary>The provider's id of the invoice the notification is about (what the inbox re-fetches).</summary>
+    public string? ProviderInvoiceId { get; set; }
     public string Kind { get; set; } = "";
+    /// <summary>Processing attempts so far; a failed re-fetch is retried with backoff from <see cref="NextAttemptAt"/>.</summary>
+    public int Attempts { get; set; }
+    public DateTimeOffset? NextAttemptAt { get; set; }
     public DateTimeOffset ReceivedAt { get; set; }
     public DateTimeOffset? ProcessedAt { get; set; }
     public string? Outcome { get; set; }
@@ -29,6 +34,8 @@ internal sealed class PaymentEventConfiguration : IEntityTypeConfiguration<Payme
         b.Property(e => e.EventId).HasMaxLength(200).IsRequired();
         b.Property(e => e.Kind).HasMaxLength(64).IsRequired();
         b.Property(e => e.Outcome).HasMaxLength(256);
+        b.Property(e => e.ProviderInvoiceId).HasMaxLength(128);
+        b.HasIndex(e => new { e.ProcessedAt, e.NextAttemptAt });
         b.HasIndex(e => new { e.Provider, e.EventId }).IsUnique();
         b.HasIndex(e => e.InvoiceId);
     }

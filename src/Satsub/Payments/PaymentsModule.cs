@@ -27,7 +27,20 @@ public static class PaymentsModule
             if (Providers.TryGetValue(name, out var register)) register(builder);
 
         builder.Services.AddSingleton<PaymentProviders>();
+        builder.Services.AddScoped<InvoiceStateApplier>();
+        builder.Services.AddScoped<Inbox.PaymentInbox>();
+        builder.Services.AddScoped<Reconciliation.Reconciler>();
+        builder.Services.AddSingleton<Inbox.PaymentInboxWorker>();
+        builder.Services.AddSingleton<Reconciliation.ReconciliationWorker>();
         return builder;
+    }
+
+    /// <summary>The background workers of payments; only <c>satsub serve</c> runs them.</summary>
+    public static IServiceCollection AddPaymentWorkers(this IServiceCollection services)
+    {
+        services.AddHostedService(sp => sp.GetRequiredService<Inbox.PaymentInboxWorker>());
+        services.AddHostedService(sp => sp.GetRequiredService<Reconciliation.ReconciliationWorker>());
+        return services;
     }
 }
 

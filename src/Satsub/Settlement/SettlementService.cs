@@ -154,8 +154,7 @@ public sealed class SettlementService(
     {
         // INSERT … ON CONFLICT DO NOTHING (both SQLite and PostgreSQL): a duplicate delivery neither fails
         // the transaction nor adds a row.
-        // Raw SQL bypasses value converters: on SQLite times are stored as UTC microseconds.
-        var at = db.IsPostgres ? (object)now : (now.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond;
+        var at = db.Time(now);
         await db.Database.ExecuteSqlRawAsync(
             "INSERT INTO payment_events (provider, event_id, invoice_id, kind, received_at, processed_at, outcome) " +
             "VALUES ({0}, {1}, {2}, {3}, {4}, {4}, 'settle') ON CONFLICT (provider, event_id) DO NOTHING",

@@ -91,12 +91,12 @@ public sealed class CommandLineTests : IDisposable
         var stdout = process.StandardOutput.ReadToEndAsync();
         try
         {
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
             var status = HttpStatusCode.ServiceUnavailable;
             for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline && status != HttpStatusCode.OK;)
             {
                 try { status = (await http.GetAsync(new Uri($"http://127.0.0.1:{port}/health"))).StatusCode; }
-                catch (HttpRequestException) { await Task.Delay(200); }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException) { await Task.Delay(200); }
             }
             Assert.Equal(HttpStatusCode.OK, status);
             Assert.True(File.Exists(Path.Combine(dir, "data", "satsub.db")), "the SQLite file lives under ./data/");

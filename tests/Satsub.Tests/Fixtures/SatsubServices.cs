@@ -44,7 +44,7 @@ public sealed class SatsubServices : IAsyncDisposable
 
     public static readonly DateTimeOffset Start = new(2026, 1, 15, 12, 0, 0, TimeSpan.Zero);
 
-    public static async Task<SatsubServices> StartAsync(DbKind kind, IDictionary<string, string?>? settings = null)
+    public static async Task<SatsubServices> StartAsync(DbKind kind, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         string connection;
         string? file = null;
@@ -83,6 +83,7 @@ public sealed class SatsubServices : IAsyncDisposable
         builder.AddSatsubServices();
         var clock = new FakeTimeProvider(Start);
         builder.Services.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock));
+        services?.Invoke(builder.Services);
         var host = builder.Build();
         await SatsubApp.PrepareAsync(host.Services, migrate: true, CancellationToken.None);
         return new SatsubServices(host, kind, connection, file, clock);
@@ -110,6 +111,30 @@ public sealed class SatsubServices : IAsyncDisposable
     {
         var (_, invoice) = await WithAsync<PurchaseService, (Subscription, Invoice)>(p => p.StartAsync(userId, plan, method, default));
         return invoice;
+    }
+
+    /// <summary>An open invoice of another provider, written directly (as if that provider had created it).</summary>
+    public async Task<Invoice> OpenInvoiceAsync(Guid userId, string provider, string providerInvoiceId, long amountSats = 10_000, string plan = "basic")
+    {
+        var now = Clock.GetUtcNow();
+        return await DbAsync(async db =>
+        {
+            var subscription = await db.Subscriptions.FirstOrDefaultAsync(s => s.UserId == userId && s.PlanCode == plan);
+            if (subscription is null)
+            {
+                subscription = new Subscription(Guid.CreateVersion7(now), userId, plan, now);
+                db.Subscriptions.Add(subscription);
+            }
+            var invoice = new Invoice
+            {
+                Id = Guid.CreateVersion7(now), SubscriptionId = subscription.Id, UserId = userId, PlanCode = plan, DurationDays = 30,
+                Provider = provider, ProviderInvoiceId = providerInvoiceId, Method = PaymentMethod.Lightning, AmountSats = amountSats,
+                Status = InvoiceStatus.New, CreatedAt = now, ExpiresAt = now.AddMinutes(30),
+            };
+            db.Invoices.Add(invoice);
+            await db.SaveChangesAsync();
+            return invoice;
+        });
     }
 
     public Task<SettlementResult> SettleAsync(Guid invoiceId, string? eventId = null) =>
@@ -140,7 +165,9 @@ public abstract class DatabaseFixture(DbKind kind) : IAsyncLifetime
 
     protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
 
-    public async Task InitializeAsync() => App = await SatsubServices.StartAsync(kind, Settings);
+    protected virtual void ConfigureServices(IServiceCollection services) { }
+
+    public async Task InitializeAsync() => App = await SatsubServices.StartAsync(kind, Settings, ConfigureServices);
 
     public async Task DisposeAsync() => await App.DisposeAsync();
 }

@@ -517,6 +517,10 @@ namespace Satsub.Data.Migrations.Postgres
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
                     b.Property<string>("EventId")
                         .IsRequired()
                         .HasMaxLength(200)
@@ -533,6 +537,10 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasColumnType("character varying(64)")
                         .HasColumnName("kind");
 
+                    b.Property<DateTimeOffset?>("NextAttemptAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("next_attempt_at");
+
                     b.Property<string>("Outcome")
                         .HasMaxLength(256)
                         .HasColumnType("character varying(256)")
@@ -548,6 +556,11 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasColumnType("character varying(32)")
                         .HasColumnName("provider");
 
+                    b.Property<string>("ProviderInvoiceId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("provider_invoice_id");
+
                     b.Property<DateTimeOffset>("ReceivedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("received_at");
@@ -557,6 +570,9 @@ namespace Satsub.Data.Migrations.Postgres
 
                     b.HasIndex("InvoiceId")
                         .HasDatabaseName("ix_payment_events_invoice_id");
+
+                    b.HasIndex("ProcessedAt", "NextAttemptAt")
+                        .HasDatabaseName("ix_payment_events_processed_at_next_attempt_at");
 
                     b.HasIndex("Provider", "EventId")
                         .IsUnique()

@@ -501,6 +501,10 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempts");
+
                     b.Property<string>("EventId")
                         .IsRequired()
                         .HasMaxLength(200)
@@ -517,6 +521,10 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("kind");
 
+                    b.Property<long?>("NextAttemptAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("next_attempt_at");
+
                     b.Property<string>("Outcome")
                         .HasMaxLength(256)
                         .HasColumnType("TEXT")
@@ -532,6 +540,11 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("provider");
 
+                    b.Property<string>("ProviderInvoiceId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("provider_invoice_id");
+
                     b.Property<long>("ReceivedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("received_at");
@@ -541,6 +554,9 @@ namespace Satsub.Data.Migrations.Sqlite
 
                     b.HasIndex("InvoiceId")
                         .HasDatabaseName("ix_payment_events_invoice_id");
+
+                    b.HasIndex("ProcessedAt", "NextAttemptAt")
+                        .HasDatabaseName("ix_payment_events_processed_at_next_attempt_at");
 
                     b.HasIndex("Provider", "EventId")
                         .IsUnique()

@@ -1,0 +1,59 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Satsub.Data.Migrations.Sqlite
+{
+    /// <inheritdoc />
+    public partial class PaymentInbox : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<int>(
+                name: "attempts",
+                table: "payment_events",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: 0);
+
+            migrationBuilder.AddColumn<long>(
+                name: "next_attempt_at",
+                table: "payment_events",
+                type: "INTEGER",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "provider_invoice_id",
+                table: "payment_events",
+                type: "TEXT",
+                maxLength: 128,
+                nullable: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_payment_events_processed_at_next_attempt_at",
+                table: "payment_events",
+                columns: new[] { "processed_at", "next_attempt_at" });
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropIndex(
+                name: "ix_payment_events_processed_at_next_attempt_at",
+                table: "payment_events");
+
+            migrationBuilder.DropColumn(
+                name: "attempts",
+                table: "payment_events");
+
+            migrationBuilder.DropColumn(
+                name: "next_attempt_at",
+                table: "payment_events");
+
+            migrationBuilder.DropColumn(
+                name: "provider_invoice_id",
+                table: "payment_events");
+        }
+    }
+}

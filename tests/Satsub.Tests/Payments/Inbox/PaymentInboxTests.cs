@@ -1,0 +1,220 @@
+using CsCheck;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Satsub.Common;
+using Satsub.Ledger;
+using Satsub.Payments;
+using Satsub.Payments.Inbox;
+using Satsub.Payments.Reconciliation;
+using Satsub.Tests.Fixtures;
+
+namespace Satsub.Tests.Payments.Inbox;
+
+public class ScriptedSqliteFixture() : DatabaseFixture(DbKind.Sqlite)
+{
+    public ScriptedProvider Provider { get; } = new();
+
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        services.AddKeyedSingleton<IPaymentProvider>(ScriptedProvider.ProviderName, Provider);
+        services.AddKeyedSingleton<IWebhookAuthenticator>(ScriptedProvider.ProviderName, Provider);
+    }
+}
+
+public sealed class ScriptedPostgresFixture() : DatabaseFixture(DbKind.Postgres)
+{
+    public ScriptedProvider Provider { get; } = new();
+
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        services.AddKeyedSingleton<IPaymentProvider>(ScriptedProvider.ProviderName, Provider);
+        services.AddKeyedSingleton<IWebhookAuthenticator>(ScriptedProvider.ProviderName, Provider);
+    }
+}
+
+public sealed class PaymentInboxTests_Sqlite(ScriptedSqliteFixture fx) : PaymentInboxTests<ScriptedSqliteFixture>(fx, fx.Provider);
+
+public sealed class PaymentInboxTests_Postgres(ScriptedPostgresFixture fx) : PaymentInboxTests<ScriptedPostgresFixture>(fx, fx.Provider);
+
+public abstract class PaymentInboxTests<TFixture>(TFixture fx, ScriptedProvider provider) : IClassFixture<TFixture> where TFixture : DatabaseFixture
+{
+    private SatsubServices App => fx.App;
+
+    private static string NewId() => "pi_" + Guid.NewGuid().ToString("N");
+
+    private async Task<(Satsub.Users.User Referrer, Invoice Invoice)> OpenAsync(long amount = 10_000)
+    {
+        var referrer = await App.RegisterAsync();
+        var buyer = await App.RegisterAsync(referrer.ReferralCode);
+        return (referrer, await App.OpenInvoiceAsync(buyer.Id, ScriptedProvider.ProviderName, NewId(), amount));
+    }
+
+    private Task<bool> RecordAsync(string eventId, string providerInvoiceId) =>
+        App.WithAsync<PaymentInbox, bool>(i => i.RecordAsync(ScriptedProvider.ProviderName, new WebhookNotification(eventId, providerInvoiceId, "test"), default));
+
+    private Task<int> ProcessAsync() => App.WithAsync<PaymentInbox, int>(i => i.ProcessDueAsync(default));
+
+    private Task<Invoice> InvoiceAsync(Guid id) => App.DbAsync(db => db.Invoices.AsNoTracking().SingleAsync(i => i.Id == id));
+
+    [Fact]
+    public async Task Webhook_Verified_IsRecordedOnceAndSettlesFromTheRefetchedState()
+    {
+        var (referrer, invoice) = await OpenAsync();
+        provider.States[invoice.ProviderInvoiceId] = new ProviderInvoiceState(invoice.ProviderInvoiceId, ProviderInvoiceStatus.Settled);
+
+        Assert.True(await RecordAsync("d1-" + invoice.Id, invoice.ProviderInvoiceId));
+        Assert.False(await RecordAsync("d1-" + invoice.Id, invoice.ProviderInvoiceId));
+        await ProcessAsync();
+
+        Assert.Equal(InvoiceStatus.Settled, (await InvoiceAsync(invoice.Id)).Status);
+        Assert.Equal(5000, (await App.DbAsync(db => LedgerBook.AffiliateBalanceAsync(db, referrer.Id, default))).Pending.Value);
+        var e = await App.DbAsync(db => db.PaymentEvents.SingleAsync(x => x.EventId == "d1-" + invoice.Id));
+        Assert.Equal("settled", e.Outcome);
+        Assert.Equal(invoice.Id, e.InvoiceId);
+    }
+
+    [Fact]
+    public async Task Webhook_WhenTheProviderIsDown_IsRetriedWithBackoffAndThenSettles()
+    {
+        var (_, invoice) = await OpenAsync();
+        provider.States[invoice.ProviderInvoiceId] = new ProviderInvoiceState(invoice.ProviderInvoiceId, ProviderInvoiceStatus.Settled);
+        await RecordAsync("down-" + invoice.Id, invoice.ProviderInvoiceId);
+        Interlocked.Exchange(ref provider.FailuresToInject, 1);
+
+        await ProcessAsync();
+        var pending = await App.DbAsync(db => db.PaymentEvents.SingleAsync(x => x.EventId == "down-" + invoice.Id));
+        Assert.Null(pending.ProcessedAt);
+        Assert.Equal(1, pending.Attempts);
+        Assert.True(pending.NextAttemptAt > App.Clock.GetUtcNow());
+        Assert.Equal(InvoiceStatus.New, (await InvoiceAsync(invoice.Id)).Status);
+
+        App.Clock.Advance(TimeSpan.FromSeconds(3));
+        await ProcessAsync();
+        Assert.Equal(InvoiceStatus.Settled, (await InvoiceAsync(invoice.Id)).Status);
+    }
+
+    [Fact]
+    public async Task Webhook_ForAnUnknownInvoice_IsFlaggedAndDone()
+    {
+        var unknown = NewId();
+        await RecordAsync("ghost-" + unknown, unknown);
+        await ProcessAsync();
+        Assert.Equal(1, await App.DbAsync(db => db.AdminFlags.CountAsync(f => f.Kind == "webhook_unknown_invoice" && f.Subject.Contains(unknown))));
+        Assert.Equal("unknown_invoice", (await App.DbAsync(db => db.PaymentEvents.SingleAsync(x => x.EventId == "ghost-" + unknown))).Outcome);
+    }
+
+    [Fact]
+    public async Task OverpaidInvoice_IsSettledAtThePlanPriceAndReported()
+    {
+        var (referrer, invoice) = await OpenAsync();
+        provider.States[invoice.ProviderInvoiceId] = new ProviderInvoiceState(invoice.ProviderInvoiceId, ProviderInvoiceStatus.Settled, PaymentException.PaidOver, new Sats(15_000));
+        await RecordAsync("over-" + invoice.Id, invoice.ProviderInvoiceId);
+        await ProcessAsync();
+
+        Assert.Equal(InvoiceStatus.Settled, (await InvoiceAsync(invoice.Id)).Status);
+        Assert.Equal(5000, (await App.DbAsync(db => LedgerBook.AffiliateBalanceAsync(db, referrer.Id, default))).Pending.Value);
+        Assert.Equal(1, await App.DbAsync(db => db.AdminFlags.CountAsync(f => f.Kind == "payment_paid_over" && f.Subject.Contains(invoice.Id.ToString()))));
+    }
+
+    [Fact]
+    public async Task PartiallyPaidInvoice_IsNeverSettledButReported()
+    {
+        var (_, invoice) = await OpenAsync();
+        provider.States[invoice.ProviderInvoiceId] = new ProviderInvoiceState(invoice.ProviderInvoiceId, ProviderInvoiceStatus.Expired, PaymentException.PaidPartial, new Sats(4_000));
+        await RecordAsync("partial-" + invoice.Id, invoice.ProviderInvoiceId);
+        await ProcessAsync();
+
+        Assert.Equal(InvoiceStatus.Expired, (await InvoiceAsync(invoice.Id)).Status);
+        Assert.Equal(0, await App.DbAsync(db => db.LedgerPostings.CountAsync(p => p.InvoiceId == invoice.Id)));
+        Assert.Equal(1, await App.DbAsync(db => db.AdminFlags.CountAsync(f => f.Kind == "payment_paid_partial" && f.Subject.Contains(invoice.Id.ToString()))));
+    }
+
+    [Fact]
+    public async Task Storm_AnyOrderAndNumberOfDeliveries_EndsInExactlyOneSettlement() =>
+        await Gen.Select(Gen.Int[1, 4].Array[1, 12], Gen.Bool).SampleAsync(async (deliveries, settleEarly) =>
+        {
+            var (referrer, invoice) = await OpenAsync();
+            var pid = invoice.ProviderInvoiceId;
+            // The provider's truth moves forward over time: processing, then settled.
+            provider.States[pid] = new ProviderInvoiceState(pid, settleEarly ? ProviderInvoiceStatus.Settled : ProviderInvoiceStatus.Processing);
+            for (var i = 0; i < deliveries.Length; i++)
+            {
+                await RecordAsync($"{pid}-evt-{deliveries[i]}", pid);
+                if (i % 3 == 2) await ProcessAsync();
+                if (i == deliveries.Length / 2) provider.States[pid] = new ProviderInvoiceState(pid, ProviderInvoiceStatus.Settled);
+            }
+            await RecordAsync($"{pid}-evt-final", pid);
+            provider.States[pid] = new ProviderInvoiceState(pid, ProviderInvoiceStatus.Settled);
+            while (await ProcessAsync() > 0) { }
+
+            Assert.Equal(InvoiceStatus.Settled, (await InvoiceAsync(invoice.Id)).Status);
+            Assert.Equal(1, await App.DbAsync(db => db.LedgerPostings.CountAsync(p => p.InvoiceId == invoice.Id)));
+            Assert.Equal(5000, (await App.DbAsync(db => LedgerBook.AffiliateBalanceAsync(db, referrer.Id, default))).Pending.Value);
+        }, iter: 12, threads: 1);
+
+    [Fact]
+    public async Task Reconciliation_SettlesAnInvoiceWhoseWebhookWasLost_Once()
+    {
+        var (referrer, invoice) = await OpenAsync();
+        provider.States[invoice.ProviderInvoiceId] = new ProviderInvoiceState(invoice.ProviderInvoiceId, ProviderInvoiceStatus.Settled);
+
+        await App.WithAsync<Reconciler, int>(r => r.RunOnceAsync(default));
+        await App.WithAsync<Reconciler, int>(r => r.RunOnceAsync(default));
+
+        Assert.Equal(InvoiceStatus.Settled, (await InvoiceAsync(invoice.Id)).Status);
+        Assert.Equal(1, await App.DbAsync(db => db.LedgerPostings.CountAsync(p => p.InvoiceId == invoice.Id)));
+        Assert.Equal(5000, (await App.DbAsync(db => LedgerBook.AffiliateBalanceAsync(db, referrer.Id, default))).Pending.Value);
+    }
+
+    [Fact]
+    public async Task Reconciliation_ExpiresSandboxInvoicesWhoseTimeIsUp()
+    {
+        var buyer = await App.RegisterAsync();
+        var invoice = await App.BuyAsync(buyer.Id);
+        App.Clock.Advance(TimeSpan.FromMinutes(31));
+
+        await App.WithAsync<Reconciler, int>(r => r.RunOnceAsync(default));
+
+        Assert.Equal(InvoiceStatus.Expired, (await InvoiceAsync(invoice.Id)).Status);
+    }
+
+    [Fact]
+    public async Task Endpoint_AuthenticatesBeforeRecording()
+    {
+        var (_, invoice) = await OpenAsync();
+        var (body, signature) = ScriptedProvider.Webhook("http-" + invoice.Id, invoice.ProviderInvoiceId);
+
+        Assert.Equal(401, await PostAsync(ScriptedProvider.ProviderName, body, "00" + signature[2..]));
+        Assert.Equal(401, await PostAsync(ScriptedProvider.ProviderName, body, null));
+        Assert.Equal(0, await App.DbAsync(db => db.PaymentEvents.CountAsync(e => e.EventId == "http-" + invoice.Id)));
+
+        Assert.Equal(200, await PostAsync(ScriptedProvider.ProviderName, body, signature));
+        Assert.Equal(200, await PostAsync(ScriptedProvider.ProviderName, body, signature));
+        Assert.Equal(1, await App.DbAsync(db => db.PaymentEvents.CountAsync(e => e.EventId == "http-" + invoice.Id)));
+        Assert.Equal(404, await PostAsync("nosuchprovider", body, signature));
+    }
+
+    private async Task<int> PostAsync(string providerName, byte[] body, string? signature)
+    {
+        await using var scope = App.Scope();
+        var sp = scope.ServiceProvider;
+        var context = new DefaultHttpContext { RequestServices = sp };
+        context.Request.Method = "POST";
+        context.Request.Body = new MemoryStream(body);
+        context.Request.ContentLength = body.Length;
+        if (signature is not null) context.Request.Headers["X-Test-Sig"] = signature;
+        var result = await WebhookIntakeApi.ReceiveAsync(providerName, context.Request, sp.GetRequiredService<PaymentProviders>(),
+            sp.GetRequiredService<PaymentInbox>(), sp.GetRequiredService<PaymentInboxWorker>(), NullLogger<PaymentInbox>.Instance, default);
+        return result.Result switch
+        {
+            Ok<WebhookAccepted> => 200,
+            ProblemHttpResult p => p.StatusCode,
+            NotFound<ProblemDetails> => 404,
+            _ => 0,
+        };
+    }
+}
