@@ -27,6 +27,10 @@ public static class PaymentsModule
             if (Providers.TryGetValue(name, out var register)) register(builder);
 
         builder.Services.AddSingleton<PaymentProviders>();
+        builder.Services.AddOptions<Rates.FiatRateOptions>().BindConfiguration(Rates.FiatRateOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<Rates.FiatRateOptions>, Rates.FiatRateOptionsValidator>();
+        builder.Services.AddHttpClient(Rates.FiatRates.HttpClientName).RemoveAllLoggers();
+        builder.Services.AddSingleton<Rates.FiatRates>(); // one instance: it holds the rate cache
         builder.Services.AddScoped<InvoiceStateApplier>();
         builder.Services.AddScoped<Inbox.PaymentInbox>();
         builder.Services.AddScoped<Reconciliation.Reconciler>();

@@ -14,6 +14,7 @@ namespace Satsub.Subscriptions;
 public sealed class PurchaseService(
     SatsubDbContext db,
     PaymentProviders providers,
+    Payments.Rates.FiatRates rates,
     IOptions<PaymentsOptions> payments,
     TimeProvider clock)
 {
@@ -23,16 +24,31 @@ public sealed class PurchaseService(
             ?? throw new DomainException("unknown_plan", $"There is no active plan '{planCode}'.", 422);
         if (!await db.Users.AnyAsync(u => u.Id == userId && u.ErasedAt == null, ct))
             throw new DomainException("unknown_user", "The user does not exist.", 404);
-        if (plan.PriceSats is not { } priceSats)
-            throw new DomainException("fiat_rate_unavailable", $"Plan '{plan.Code}' is priced in {plan.FiatCurrency}; converting fiat prices needs a rate source, which this build does not have yet.", 503);
-
         var provider = providers.For(method);
         var now = clock.GetUtcNow();
         var invoiceId = Guid.CreateVersion7(now);
         var expiresAt = now.AddMinutes(payments.Value.InvoiceExpiryMinutes);
+
+        // The price: sats from the plan; or a fiat price converted once, now — by the provider if it converts,
+        // otherwise with the configured rate source — and recorded on the invoice.
+        Sats amount;
+        FiatPrice? fiat = null;
+        Payments.Rates.FiatQuote? quote = null;
+        if (plan.PriceSats is { } priceSats)
+        {
+            amount = new Sats(priceSats);
+        }
+        else
+        {
+            fiat = new FiatPrice(plan.FiatAmount!.Value, plan.FiatCurrency!);
+            quote = await rates.QuoteAsync(fiat.Amount, fiat.Currency, ct);
+            amount = quote.Amount;
+            if (!provider.ConvertsFiat) fiat = null;
+        }
+
         // The provider is called before anything is written: if it fails, nothing is half-created here.
-        var created = await provider.CreateInvoiceAsync(
-            new InvoiceRequest(invoiceId, new Sats(priceSats), method, plan.Code, plan.Name, expiresAt), ct);
+        var created = await provider.CreateInvoiceAsync(new InvoiceRequest(invoiceId, amount, method, plan.Code, plan.Name, expiresAt, fiat), ct);
+        if (created.Amount is { } providerAmount && fiat is not null) amount = providerAmount;
 
         var subscription = await db.Subscriptions
             .Where(s => s.UserId == userId && s.PlanCode == plan.Code
@@ -55,7 +71,11 @@ public sealed class PurchaseService(
             Provider = provider.Name,
             ProviderInvoiceId = created.ProviderInvoiceId,
             Method = method,
-            AmountSats = priceSats,
+            AmountSats = amount.Value,
+            FiatAmount = plan.FiatAmount,
+            FiatCurrency = plan.FiatCurrency,
+            FiatRate = fiat is not null && created.FiatRate is { } providerRate ? providerRate : quote?.BtcPrice,
+            FiatRateSource = fiat is not null && created.FiatRate is not null ? provider.Name : quote?.Source,
             Bolt11 = created.Bolt11,
             Address = created.Address,
             PaymentUri = created.PaymentUri,
