@@ -85,7 +85,7 @@ public sealed class Bolt11Invoice
     /// <summary>The payment secret (field s), 64 lower-case hex characters, when present.</summary>
     public string? PaymentSecret { get; private set; }
 
-    /// <summary>The description (field d), when present.</summary>
+    /// <summary>The description (field d), when present. Written by the payee: untrusted text, encode it before display.</summary>
     public string? Description { get; private set; }
 
     /// <summary>SHA-256 of the description (field h), 64 lower-case hex characters, when present.</summary>
@@ -283,8 +283,8 @@ public sealed class Bolt11Invoice
             return $"Invalid amount multiplier \"{multiplier}\": expected m, u, n or p.";
         if (digits[0] == '0')
             return "The invoice amount is zero or has a leading zero.";
-        // 20 digits cannot fit, 19 can overflow long: bound the length, then check the value.
-        if (digits.Length > 19 || !ulong.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+        // 21 million bitcoin in pico-bitcoin has 20 digits; 25 digits times 10^11 still fits in 128 bits.
+        if (digits.Length > 25 || !UInt128.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
             return "The invoice amount is too large.";
 
         UInt128 msat;
@@ -297,16 +297,16 @@ public sealed class Bolt11Invoice
                 msat = value / 10;
                 break;
             case 'n':
-                msat = (UInt128)value * 100;
+                msat = value * 100;
                 break;
             case 'u':
-                msat = (UInt128)value * 100_000;
+                msat = value * 100_000;
                 break;
             case 'm':
-                msat = (UInt128)value * 100_000_000;
+                msat = value * 100_000_000;
                 break;
             default:
-                msat = (UInt128)value * MsatPerBitcoin;
+                msat = value * MsatPerBitcoin;
                 break;
         }
         if (msat > MaxAmountMsat)
