@@ -74,6 +74,7 @@ public static class SatsubApp
         app.UseStatusCodePages();
         app.MapHealthChecks("/health");
         app.MapPaymentWebhooks();
+        app.MapInvoiceQr();
         return app;
     }
 
