@@ -29,6 +29,7 @@ public abstract class SatsubDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<Payout> Payouts => Set<Payout>();
     public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<Satsub.Refunds.Refund> Refunds => Set<Satsub.Refunds.Refund>();
     public DbSet<ProviderCursor> ProviderCursors => Set<ProviderCursor>();
     public DbSet<Satsub.Operations.AdminFlag> AdminFlags => Set<Satsub.Operations.AdminFlag>();
 

@@ -39,6 +39,7 @@ public static class SatsubApp
         {
             builder.Services.AddHostedService<DatabaseInitializer>();
             builder.Services.AddPaymentWorkers();
+            builder.Services.AddHostedService<HoldReleaseWorker>();
         }
         return builder;
     }
@@ -57,6 +58,8 @@ public static class SatsubApp
         builder.Services.AddSingleton<IValidateOptions<PlansOptions>, PlansOptionsValidator>();
 
         builder.Services.AddSingleton<CommissionRates>();
+        builder.Services.AddScoped<HoldRelease>();
+        builder.Services.AddScoped<Refunds.RefundService>();
         builder.Services.AddScoped<SettlementService>();
         builder.Services.AddScoped<PurchaseService>();
         builder.Services.AddScoped<UserRegistration>();

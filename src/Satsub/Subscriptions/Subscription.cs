@@ -51,6 +51,22 @@ public sealed class Subscription : IVersioned
         Status = SubscriptionStatus.Active;
         return (from, ExpiresAt.Value);
     }
+
+    /// <summary>Takes a refunded period back. Returns true when that ends the subscription now.</summary>
+    public bool Shorten(TimeSpan period, DateTimeOffset now)
+    {
+        if (ExpiresAt is not { } expires) return false;
+        var shortened = expires - period;
+        if (shortened > now)
+        {
+            ExpiresAt = shortened;
+            return false;
+        }
+        var wasActive = IsActiveAt(now);
+        ExpiresAt = now < expires ? now : expires;
+        Status = SubscriptionStatus.Expired;
+        return wasActive;
+    }
 }
 
 internal sealed class SubscriptionConfiguration : IEntityTypeConfiguration<Subscription>

@@ -763,6 +763,53 @@ namespace Satsub.Data.Migrations.Postgres
                         });
                 });
 
+            modelBuilder.Entity("Satsub.Refunds.Refund", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<long>("AmountSats")
+                        .HasColumnType("bigint")
+                        .HasColumnName("amount_sats");
+
+                    b.Property<bool>("ClawedBackFromAvailable")
+                        .HasColumnType("boolean")
+                        .HasColumnName("clawed_back_from_available");
+
+                    b.Property<long>("CommissionReversedSats")
+                        .HasColumnType("bigint")
+                        .HasColumnName("commission_reversed_sats");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("InvoiceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("invoice_id");
+
+                    b.Property<Guid>("PostingId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("posting_id");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("reason");
+
+                    b.HasKey("Id")
+                        .HasName("pk_refunds");
+
+                    b.HasIndex("InvoiceId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_refunds_invoice_id");
+
+                    b.ToTable("refunds", (string)null);
+                });
+
             modelBuilder.Entity("Satsub.Subscriptions.Subscription", b =>
                 {
                     b.Property<Guid>("Id")
@@ -965,6 +1012,16 @@ namespace Satsub.Data.Migrations.Postgres
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_payouts_users_user_id");
+                });
+
+            modelBuilder.Entity("Satsub.Refunds.Refund", b =>
+                {
+                    b.HasOne("Satsub.Payments.Invoice", null)
+                        .WithMany()
+                        .HasForeignKey("InvoiceId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_refunds_invoices_invoice_id");
                 });
 
             modelBuilder.Entity("Satsub.Subscriptions.Subscription", b =>

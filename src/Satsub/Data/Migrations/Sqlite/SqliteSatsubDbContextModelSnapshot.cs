@@ -746,6 +746,53 @@ namespace Satsub.Data.Migrations.Sqlite
                         });
                 });
 
+            modelBuilder.Entity("Satsub.Refunds.Refund", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("AmountSats")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("amount_sats");
+
+                    b.Property<bool>("ClawedBackFromAvailable")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("clawed_back_from_available");
+
+                    b.Property<long>("CommissionReversedSats")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("commission_reversed_sats");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("InvoiceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("invoice_id");
+
+                    b.Property<Guid>("PostingId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("posting_id");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.HasKey("Id")
+                        .HasName("pk_refunds");
+
+                    b.HasIndex("InvoiceId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_refunds_invoice_id");
+
+                    b.ToTable("refunds", (string)null);
+                });
+
             modelBuilder.Entity("Satsub.Subscriptions.Subscription", b =>
                 {
                     b.Property<Guid>("Id")
@@ -946,6 +993,16 @@ namespace Satsub.Data.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_payouts_users_user_id");
+                });
+
+            modelBuilder.Entity("Satsub.Refunds.Refund", b =>
+                {
+                    b.HasOne("Satsub.Payments.Invoice", null)
+                        .WithMany()
+                        .HasForeignKey("InvoiceId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_refunds_invoices_invoice_id");
                 });
 
             modelBuilder.Entity("Satsub.Subscriptions.Subscription", b =>
