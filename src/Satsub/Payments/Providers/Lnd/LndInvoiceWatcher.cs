@@ -32,6 +32,7 @@ public sealed class LndInvoiceWatcher
     internal TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(60);
 
     private readonly LndRestClient client;
+    /// <summary>Paces reconnects only (wall-clock network time).</summary>
     private readonly TimeProvider clock;
     private readonly ILogger<LndInvoiceWatcher> logger;
 

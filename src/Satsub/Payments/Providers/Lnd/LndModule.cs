@@ -34,6 +34,8 @@ public static class LndModule
         calls.AddResilienceHandler("lnd", (pipeline, context) =>
             {
                 var o = context.ServiceProvider.GetRequiredService<IOptions<LndOptions>>().Value;
+                // Time-outs and retry delays are network time: a business clock (a fake one in tests) must not stretch them.
+                pipeline.TimeProvider = TimeProvider.System;
                 var retry = new HttpRetryStrategyOptions
                 {
                     MaxRetryAttempts = 2,
@@ -58,8 +60,9 @@ public static class LndModule
             .AddHttpMessageHandler<LndMacaroonHandler>();
 
         services.TryAddSingleton(sp => new LndRestClient(sp.GetRequiredService<IHttpClientFactory>()));
+        // Reconnect backoff is network time too, hence the system clock.
         services.TryAddSingleton(sp => new LndInvoiceWatcher(
-            sp.GetRequiredService<LndRestClient>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<LndInvoiceWatcher>>()));
+            sp.GetRequiredService<LndRestClient>(), TimeProvider.System, sp.GetRequiredService<ILogger<LndInvoiceWatcher>>()));
         services.AddKeyedSingleton<IPaymentProvider>(LndPaymentProvider.ProviderName, (sp, _) => new LndPaymentProvider(
             sp.GetRequiredService<LndRestClient>(), sp.GetRequiredService<IOptions<LndOptions>>(), sp.GetRequiredService<TimeProvider>()));
         return builder;
