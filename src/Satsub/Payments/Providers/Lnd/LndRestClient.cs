@@ -95,7 +95,7 @@ internal sealed class LndRestClient(IHttpClientFactory httpClients)
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
-            throw Unavailable(what + " returned an unreadable answer", e);
+            throw new PaymentProviderUnavailableException(LndPaymentProvider.ProviderName, $"{what} returned an unreadable answer ({e.GetType().Name}).", e);
         }
     }
 

@@ -6,7 +6,7 @@ namespace Satsub.Tests.Payments.Providers.Lnd;
 
 public sealed class LndInvoiceWatcherTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    internal static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
     private FakeLnd fake = null!;
     private LndTestHost host = null!;
     private LndInvoiceWatcher watcher = null!;
@@ -16,14 +16,7 @@ public sealed class LndInvoiceWatcherTests : IAsyncLifetime
     {
         fake = await FakeLnd.StartAsync();
         host = LndTestHost.Create(fake);
-        watcher = new LndInvoiceWatcher(
-            (LndRestClient)host.Services.GetService(typeof(LndRestClient))!, TimeProvider.System,
-            (Microsoft.Extensions.Logging.ILogger<LndInvoiceWatcher>)host.Services.GetService(typeof(Microsoft.Extensions.Logging.ILogger<LndInvoiceWatcher>))!)
-        {
-            InitialReconnectDelay = TimeSpan.FromMilliseconds(20),
-            MaxReconnectDelay = TimeSpan.FromMilliseconds(200),
-            PageSize = 2,
-        };
+        watcher = FastWatcher(host);
     }
 
     public async Task DisposeAsync()
@@ -35,18 +28,20 @@ public sealed class LndInvoiceWatcherTests : IAsyncLifetime
     }
 
     /// <summary>Reads the watcher in the background, like the lead's worker would.</summary>
-    private sealed class Reader
+    internal sealed class Reader
     {
         private readonly List<LndSettledInvoice> seen = [];
+        private readonly CancellationTokenSource cts;
         private readonly Task pump;
 
         public Reader(LndInvoiceWatcher watcher, ulong from, CancellationToken ct)
         {
+            cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             pump = Task.Run(async () =>
             {
                 try
                 {
-                    await foreach (var invoice in watcher.WatchAsync(from, ct))
+                    await foreach (var invoice in watcher.WatchAsync(from, cts.Token))
                         lock (seen) seen.Add(invoice);
                 }
                 catch (OperationCanceledException)
@@ -56,6 +51,15 @@ public sealed class LndInvoiceWatcherTests : IAsyncLifetime
         }
 
         public List<LndSettledInvoice> Seen { get { lock (seen) return [.. seen]; } }
+
+        /// <summary>Stops reading, as a worker does on shutdown, and returns what it saw.</summary>
+        public async Task<List<LndSettledInvoice>> StopAsync()
+        {
+            await cts.CancelAsync();
+            await pump;
+            cts.Dispose();
+            return Seen;
+        }
 
         public async Task<List<LndSettledInvoice>> WaitForAsync(int count)
         {
@@ -71,6 +75,15 @@ public sealed class LndInvoiceWatcherTests : IAsyncLifetime
             return Seen;
         }
     }
+
+    internal static LndInvoiceWatcher FastWatcher(LndTestHost host) => new(
+        (LndRestClient)host.Services.GetService(typeof(LndRestClient))!, TimeProvider.System,
+        (Microsoft.Extensions.Logging.ILogger<LndInvoiceWatcher>)host.Services.GetService(typeof(Microsoft.Extensions.Logging.ILogger<LndInvoiceWatcher>))!)
+    {
+        InitialReconnectDelay = TimeSpan.FromMilliseconds(20),
+        MaxReconnectDelay = TimeSpan.FromMilliseconds(200),
+        PageSize = 2,
+    };
 
     private string[] Invoices(int n, long sats = 1000) => Enumerable.Range(0, n).Select(_ => fake.AddInvoice(sats)).ToArray();
 
@@ -184,7 +197,7 @@ public sealed class LndInvoiceWatcherTests : IAsyncLifetime
         Assert.DoesNotContain(badHost.Logs.Lines, l => l.Contains("abcdef", StringComparison.OrdinalIgnoreCase));
     }
 
-    private static async Task WaitUntil(Func<bool> condition, TimeSpan? timeout = null)
+    internal static async Task WaitUntil(Func<bool> condition, TimeSpan? timeout = null)
     {
         var until = DateTime.UtcNow + (timeout ?? Patience);
         while (!condition())
