@@ -28,9 +28,28 @@ internal sealed class LndRestClient(IHttpClientFactory httpClients)
     /// <summary><c>GET /v1/invoice/{r_hash_str}</c> (hex payment hash); null when LND does not know the invoice.</summary>
     public async Task<LndInvoice?> LookupInvoiceAsync(string rHashHex, CancellationToken ct)
     {
-        using var response = await SendAsync(HttpMethod.Get, "v1/invoice/" + rHashHex, null, "look up invoice", ct, allowNotFound: true);
+        using var response = await SendAsync(HttpMethod.Get, "v1/invoice/" + rHashHex, null, "look up invoice", ct, isNotFound: IsInvoiceNotFoundAsync);
         if (response.StatusCode == HttpStatusCode.NotFound) return null;
         return await ReadAsync<LndInvoice>(response, "look up invoice", ct);
+    }
+
+    /// <summary>
+    /// LND answers an unknown payment hash with gRPC NOT_FOUND (HTTP 404) since lnd#5510; older nodes send
+    /// code 2 (HTTP 500) with one of these messages, which is the only way to tell "not found" from a failure.
+    /// </summary>
+    private static async Task<bool> IsInvoiceNotFoundAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.StatusCode == HttpStatusCode.NotFound) return true;
+        if (response.StatusCode != HttpStatusCode.InternalServerError) return false;
+        try
+        {
+            var status = await response.Content.ReadFromJsonAsync<LndStatus>(LndJson.Options, ct);
+            return status?.Message is "unable to locate invoice" or "there are no existing invoices";
+        }
+        catch (Exception e) when (e is JsonException or HttpRequestException or NotSupportedException)
+        {
+            return false;
+        }
     }
 
     /// <summary><c>GET /v1/invoices</c>: invoices with an add_index above <paramref name="indexOffset"/>, oldest first.</summary>
@@ -65,7 +84,8 @@ internal sealed class LndRestClient(IHttpClientFactory httpClients)
             string.Create(CultureInfo.InvariantCulture, $"subscribe invoices answered HTTP {(int)response.StatusCode}."));
     }
 
-    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, string what, CancellationToken ct, bool allowNotFound = false)
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, string what, CancellationToken ct,
+        Func<HttpResponseMessage, CancellationToken, Task<bool>>? isNotFound = null)
     {
         var client = httpClients.CreateClient(HttpClientName);
         using var request = new HttpRequestMessage(method, path) { Content = content };
@@ -78,8 +98,13 @@ internal sealed class LndRestClient(IHttpClientFactory httpClients)
         {
             throw Unavailable(what, e);
         }
-        if (response.IsSuccessStatusCode || (allowNotFound && response.StatusCode == HttpStatusCode.NotFound)) return response;
+        if (response.IsSuccessStatusCode) return response;
         var status = (int)response.StatusCode;
+        if (isNotFound is not null && await isNotFound(response, ct))
+        {
+            response.Dispose();
+            return new HttpResponseMessage(HttpStatusCode.NotFound);
+        }
         response.Dispose();
         var hint = status is 401 or 403 ? " (check the macaroon and its permissions)" : "";
         throw new PaymentProviderUnavailableException(LndPaymentProvider.ProviderName,

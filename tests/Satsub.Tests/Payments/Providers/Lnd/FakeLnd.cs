@@ -49,6 +49,9 @@ public sealed class FakeLnd : IAsyncDisposable
     /// <summary>Subscriptions answer HTTP 500 while set.</summary>
     public bool RefuseSubscriptions { get; set; }
 
+    /// <summary>Answer an unknown payment hash as LND did before 0.14 (HTTP 500, code 2) instead of NOT_FOUND (404).</summary>
+    public bool LegacyNotFound { get; set; }
+
     /// <summary>Unary requests wait this long before answering.</summary>
     public TimeSpan ResponseDelay { get; set; }
 
@@ -315,7 +318,9 @@ public sealed class FakeLnd : IAsyncDisposable
             lock (gate)
             {
                 var invoice = invoices.SingleOrDefault(i => i.Hex == r_hash_str.ToLowerInvariant());
-                return invoice is null ? Error(404, 5, "unable to locate invoice") : Results.Json(invoice.ToJson());
+                if (invoice is not null) return Results.Json(invoice.ToJson());
+                if (!LegacyNotFound) return Error(404, 5, "unable to locate invoice");
+                return Error(500, 2, invoices.Count == 0 ? "there are no existing invoices" : "unable to locate invoice");
             }
         });
 

@@ -133,10 +133,15 @@ public sealed class LndPaymentProviderTests : IAsyncLifetime
         Assert.Equal(ProviderInvoiceStatus.Expired, (await host.Provider.GetInvoiceAsync(invoice.ProviderInvoiceId, default)).Status);
     }
 
-    [Fact]
-    public async Task Status_OfAnUnknownInvoice_IsNotFound_AndAMalformedIdNeverReachesTheNode()
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task Status_OfAnUnknownInvoice_IsNotFound_AndAMalformedIdNeverReachesTheNode(bool legacyNode, bool nodeHasInvoices)
     {
         using var host = Host();
+        fake.LegacyNotFound = legacyNode;
+        if (nodeHasInvoices) fake.AddInvoice(1);
         var e = await Assert.ThrowsAsync<DomainException>(() => host.Provider.GetInvoiceAsync(new string('a', 64), default));
         Assert.Equal("provider_invoice_not_found", e.Code);
         Assert.Equal(404, e.Status);
@@ -153,6 +158,15 @@ public sealed class LndPaymentProviderTests : IAsyncLifetime
         fake.FailNext = 1;
         await Assert.ThrowsAsync<PaymentProviderUnavailableException>(() => host.Provider.CreateInvoiceAsync(Request(host), default));
         Assert.Single(fake.RequestsTo("/v1/invoices"));
+    }
+
+    [Fact]
+    public async Task Lookup_WhenTheNodeKeepsFailing_IsUnavailable()
+    {
+        using var host = Host();
+        fake.FailNext = 10;
+        await Assert.ThrowsAsync<PaymentProviderUnavailableException>(() => host.Provider.GetInvoiceAsync(new string('b', 64), default));
+        Assert.Equal(3, fake.RequestsTo("/v1/invoice/" + new string('b', 64)).Count);
     }
 
     [Fact]
