@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Satsub.Common;
 using Satsub.Payments;
+using Satsub.Payments.Providers.Lnd;
 
 namespace Satsub.Tests.Payments.Providers.Lnd;
 
@@ -99,6 +100,42 @@ public sealed class LndSwaggerConformanceTests
                         break;
                 }
             }
+        }
+    }
+
+    /// <summary>Every field the client reads or writes is declared in the definition it comes from, with the same type.</summary>
+    [Theory]
+    [InlineData(typeof(LndAddInvoiceRequest), "lnrpcInvoice")]
+    [InlineData(typeof(LndAddInvoiceResponse), "lnrpcAddInvoiceResponse")]
+    [InlineData(typeof(LndInvoice), "lnrpcInvoice")]
+    [InlineData(typeof(LndListInvoiceResponse), "lnrpcListInvoiceResponse")]
+    [InlineData(typeof(LndStatus), "rpcStatus")]
+    public async Task EveryFieldTheClientUses_IsInTheSwaggerDefinition(Type type, string definition)
+    {
+        using var swagger = JsonDocument.Parse(await File.ReadAllTextAsync(SwaggerPath()));
+        var properties = swagger.RootElement.GetProperty("definitions").GetProperty(definition).GetProperty("properties");
+        foreach (var property in type.GetProperties().Where(p => p.CanWrite || type == typeof(LndAddInvoiceRequest)))
+        {
+            var name = JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name);
+            Assert.True(properties.TryGetProperty(name, out var declared), $"{type.Name}.{property.Name} ({name}) is not in {definition}");
+            var kind = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            var expected = declared.TryGetProperty("$ref", out var r) ? r.GetString() == "#/definitions/InvoiceInvoiceState" ? "string/enum" : "object"
+                : (declared.GetProperty("type").GetString(), declared.TryGetProperty("format", out var f) ? f.GetString() : null) switch
+                {
+                    ("string", "int64") => "int64",
+                    ("string", "uint64") => "uint64",
+                    ("string", "byte") => "bytes",
+                    ("string", _) => "string",
+                    ("integer", "int32") => "int32",
+                    ("boolean", _) => "bool",
+                    ("array", _) => "array",
+                    var other => other.ToString(),
+                };
+            var actual = kind == typeof(long) ? "int64" : kind == typeof(ulong) ? "uint64" : kind == typeof(byte[]) ? "bytes"
+                : kind == typeof(string) ? expected == "string/enum" ? "string/enum" : "string"
+                : kind == typeof(int) ? "int32" : kind == typeof(bool) ? "bool"
+                : kind.IsGenericType && kind.GetGenericTypeDefinition() == typeof(List<>) ? "array" : kind.Name;
+            Assert.True(expected == actual, $"{type.Name}.{property.Name}: the swagger says {expected}, the client uses {actual}");
         }
     }
 
