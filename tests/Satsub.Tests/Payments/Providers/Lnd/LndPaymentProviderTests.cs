@@ -232,6 +232,8 @@ public sealed class LndPaymentProviderTests : IAsyncLifetime
         var invoice = await host.Provider.CreateInvoiceAsync(Request(host), default);
         await host.Provider.GetInvoiceAsync(invoice.ProviderInvoiceId, default);
         fake.FailNext = 1;
+        await host.Provider.GetInvoiceAsync(invoice.ProviderInvoiceId, default);   // a retry, with its resilience events
+        fake.FailNext = 1;
         await Assert.ThrowsAsync<PaymentProviderUnavailableException>(() => host.Provider.CreateInvoiceAsync(Request(host), default));
 
         Assert.DoesNotContain(host.Logs.Lines, l => l.Contains(FakeLnd.Macaroon, StringComparison.OrdinalIgnoreCase));
