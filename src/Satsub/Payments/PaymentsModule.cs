@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Satsub.Payments.Providers.Lnd;
 
 namespace Satsub.Payments;
 
@@ -13,6 +14,7 @@ public static class PaymentsModule
         new Dictionary<string, Action<IHostApplicationBuilder>>(StringComparer.Ordinal)
         {
             [SandboxPaymentProvider.ProviderName] = b => b.Services.AddKeyedSingleton<IPaymentProvider, SandboxPaymentProvider>(SandboxPaymentProvider.ProviderName),
+            [LndPaymentProvider.ProviderName] = b => b.AddLnd(),
         };
 
     public static IEnumerable<string> RealProviders => new[] { "btcpay", "lnd", "bitpay", "opennode" };
