@@ -13,6 +13,8 @@ public static class PaymentsModule
         new Dictionary<string, Action<IHostApplicationBuilder>>(StringComparer.Ordinal)
         {
             [SandboxPaymentProvider.ProviderName] = b => b.Services.AddKeyedSingleton<IPaymentProvider, SandboxPaymentProvider>(SandboxPaymentProvider.ProviderName),
+            ["bitpay"] = b => global::Satsub.Payments.Providers.BitPay.BitPayModule.AddBitPay(b),
+            ["opennode"] = b => global::Satsub.Payments.Providers.OpenNode.OpenNodeModule.AddOpenNode(b),
         };
 
     public static IEnumerable<string> RealProviders => new[] { "btcpay", "lnd", "bitpay", "opennode" };
