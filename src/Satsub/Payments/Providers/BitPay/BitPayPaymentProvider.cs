@@ -91,7 +91,7 @@ public sealed partial class BitPayPaymentProvider : IPaymentProvider
         if (body is not null)
             message.Content = new StringContent(body, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
         else
-            message.Content = new ByteArrayContent([]) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } };
+            message.Content = null;
 
         try
         {
