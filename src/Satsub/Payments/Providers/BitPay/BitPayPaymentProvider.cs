@@ -88,10 +88,10 @@ public sealed partial class BitPayPaymentProvider : IPaymentProvider
         message.Headers.Add("X-Accept-Version", "2.0.0");
         message.Headers.Add("x-identity", signer.Identity);
         message.Headers.Add("x-signature", signer.Sign(url, body ?? ""));
-        if (body is not null)
-            message.Content = new StringContent(body, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
-        else
-            message.Content = null;
+        // BitPay asks for Content-Type: application/json on every request, a GET included (with an empty body).
+        message.Content = body is not null
+            ? new StringContent(body, Encoding.UTF8, new MediaTypeHeaderValue("application/json"))
+            : new ByteArrayContent([]) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } };
 
         try
         {

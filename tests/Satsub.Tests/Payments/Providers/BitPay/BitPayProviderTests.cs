@@ -159,6 +159,7 @@ public sealed class BitPayProviderTests : IAsyncLifetime
         Assert.Equal($"/invoices/{invoice.ProviderInvoiceId}?token={FakeBitPayServer.Token}", get.PathAndQuery);
         Assert.Equal("", get.Body);
         Assert.Equal("2.0.0", get.Headers["x-accept-version"]);
+        Assert.StartsWith("application/json", get.Headers["content-type"], StringComparison.Ordinal);
         // A GET signs the full URL, query included, with an empty body.
         Assert.True(FakeBitPayServer.VerifySignature(get.Headers["x-identity"], get.Headers["x-signature"], get.FullUrl));
         Assert.True(VerifyWithNBitcoin(get.Headers["x-identity"], get.Headers["x-signature"], get.FullUrl));

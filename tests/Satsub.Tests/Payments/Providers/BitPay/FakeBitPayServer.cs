@@ -105,7 +105,7 @@ public sealed class FakeBitPayServer : IAsyncDisposable
             return;
         }
 
-        if (request.Headers["X-Accept-Version"] != "2.0.0" || (request.Method == "POST" && !(request.ContentType ?? "").StartsWith("application/json", StringComparison.Ordinal)))
+        if (request.Headers["X-Accept-Version"] != "2.0.0" || !(request.ContentType ?? "").StartsWith("application/json", StringComparison.Ordinal))
         {
             await Error(http, 400, "Missing X-Accept-Version or content type");
             return;
