@@ -1,4 +1,5 @@
 using System.Text;
+using CsCheck;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -80,6 +81,23 @@ public sealed class BitPayWebhookTests
         var padding = new string(' ', BitPayWebhookAuthenticator.MaxBodyBytes);
         Assert.Null(Authenticator.Authenticate(new HeaderDictionary(), Utf8(Standard + padding)));
     }
+
+    [Fact]
+    public void ArbitraryBytes_AreRefusedOrRead_NeverThrow()
+    {
+        Gen.Byte.Array[0, 512].Sample(bytes => { Authenticator.Authenticate(new HeaderDictionary(), bytes); });
+        Gen.String[Gen.Char["{}[]\":,.-_ 019eEidatusnlfrHpqc"], 0, 300].Sample(text => { Authenticator.Authenticate(new HeaderDictionary(), Utf8(text)); });
+    }
+
+    [Fact]
+    public void AnyRedeliveryOfAnEvent_HasOneEventId() =>
+        // Property: whatever BitPay's volatile fields say on a redelivery (times, totals, extra fields), the id is the same.
+        Gen.Select(Gen.Long[0, 4_000_000_000_000], Gen.Long[0, Satsub.Common.Sats.MaxMoney], Gen.String[Gen.Char.AlphaNumeric, 1, 20], Gen.Int[1003, 1019])
+            .Sample((time, total, extra, code) =>
+            {
+                var body = $$$"""{"event":{"code":{{{code}}},"name":"invoice_x"},"data":{"id":"Hpqc63wvE1ZjzeeH4kEycF","status":"paid","currentTime":{{{time}}},"paymentTotals":{"BTC":{{{total}}}},"x_{{{extra}}}":"{{{extra}}}"}}""";
+                return Authenticator.Authenticate(new HeaderDictionary(), Utf8(body))?.EventId == $"bitpay:Hpqc63wvE1ZjzeeH4kEycF:{code}";
+            });
 
     [Fact]
     public void UntrustedWords_DoNotReachTheEventId()

@@ -110,6 +110,14 @@ public sealed class OpenNodeWebhookTests
     }
 
     [Fact]
+    public void ArbitraryBytes_AreRefused_NeverThrow()
+    {
+        Gen.Byte.Array[0, 512].Sample(bytes => Authenticator.Authenticate(FormHeaders(), bytes) is null);
+        Gen.String[Gen.Char["{}[]\":,=&%id_hashedorstau0123456789abcdef-"], 0, 300]
+            .Sample(text => Authenticator.Authenticate(FormHeaders(), Utf8(text)) is null);
+    }
+
+    [Fact]
     public void AStatusThatIsNotAPlainWord_DoesNotReachTheEventId()
     {
         var n = Authenticator.Authenticate(FormHeaders(), Utf8(FakeOpenNodeServer.WebhookForm(ChargeId, "paid:1\n", "x")));
