@@ -15,6 +15,8 @@ public static class PaymentsModule
         {
             [SandboxPaymentProvider.ProviderName] = b => b.Services.AddKeyedSingleton<IPaymentProvider, SandboxPaymentProvider>(SandboxPaymentProvider.ProviderName),
             [LndPaymentProvider.ProviderName] = b => b.AddLnd(),
+            ["bitpay"] = b => global::Satsub.Payments.Providers.BitPay.BitPayModule.AddBitPay(b),
+            ["opennode"] = b => global::Satsub.Payments.Providers.OpenNode.OpenNodeModule.AddOpenNode(b),
         };
 
     public static IEnumerable<string> RealProviders => new[] { "btcpay", "lnd", "bitpay", "opennode" };
