@@ -38,7 +38,7 @@ public static class SatsubApp
         if (!forCommandLine)
         {
             builder.Services.AddHostedService<DatabaseInitializer>();
-            builder.Services.AddPaymentWorkers();
+            builder.Services.AddPaymentWorkers(builder.Configuration);
             builder.Services.AddHostedService<HoldReleaseWorker>();
         }
         return builder;

@@ -13,7 +13,8 @@ namespace Satsub.Payments;
 /// </summary>
 public sealed class InvoiceStateApplier(SatsubDbContext db, SettlementService settlement, TimeProvider clock, ILogger<InvoiceStateApplier> logger)
 {
-    public async Task<string> ApplyAsync(Invoice invoice, ProviderInvoiceState state, string eventId, CancellationToken ct)
+    public async Task<string> ApplyAsync(Invoice invoice, ProviderInvoiceState state, string eventId, CancellationToken ct,
+        Func<SatsubDbContext, CancellationToken, Task>? inSameTransaction = null)
     {
         var now = clock.GetUtcNow();
         if (state.Exception is not PaymentException.None)
@@ -28,7 +29,7 @@ public sealed class InvoiceStateApplier(SatsubDbContext db, SettlementService se
         switch (state.Status)
         {
             case ProviderInvoiceStatus.Settled:
-                var result = await settlement.SettleAsync(invoice.Id, new PaymentEvidence(invoice.Provider, eventId, "settled"), ct);
+                var result = await settlement.SettleAsync(invoice.Id, new PaymentEvidence(invoice.Provider, eventId, "settled"), ct, inSameTransaction);
                 return result.Replayed ? "already_settled" : "settled";
             case ProviderInvoiceStatus.Processing:
                 return await MoveAsync(invoice.Id, InvoiceStatus.Processing, [InvoiceStatus.New], ct) ? "processing" : "unchanged";

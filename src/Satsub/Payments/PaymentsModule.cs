@@ -44,8 +44,11 @@ public static class PaymentsModule
     }
 
     /// <summary>The background workers of payments; only <c>satsub serve</c> runs them.</summary>
-    public static IServiceCollection AddPaymentWorkers(this IServiceCollection services)
+    public static IServiceCollection AddPaymentWorkers(this IServiceCollection services, IConfiguration configuration)
     {
+        var selected = configuration.GetSection(PaymentsOptions.Section).Get<PaymentsOptions>() ?? new PaymentsOptions();
+        if (selected.SelectedProviders().Contains(LndPaymentProvider.ProviderName))
+            services.AddHostedService<LndSettlementWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<Inbox.PaymentInboxWorker>());
         services.AddHostedService(sp => sp.GetRequiredService<Reconciliation.ReconciliationWorker>());
         return services;

@@ -51,14 +51,17 @@ public sealed class SettlementService(
 {
     private const int MaxAttempts = 8;
 
-    public async Task<SettlementResult> SettleAsync(Guid invoiceId, PaymentEvidence evidence, CancellationToken ct = default)
+    /// <param name="inSameTransaction">Runs inside the settlement's transaction, whether it settles or replays —
+    /// for example to store a watcher's resume cursor atomically with the settlement it led to.</param>
+    public async Task<SettlementResult> SettleAsync(Guid invoiceId, PaymentEvidence evidence, CancellationToken ct = default,
+        Func<SatsubDbContext, CancellationToken, Task>? inSameTransaction = null)
     {
         for (var attempt = 1; ; attempt++)
         {
             db.ChangeTracker.Clear();
             try
             {
-                return await SettleOnceAsync(invoiceId, evidence, ct);
+                return await SettleOnceAsync(invoiceId, evidence, inSameTransaction, ct);
             }
             catch (Exception ex) when (attempt < MaxAttempts && DbErrors.IsRetryableConflict(ex))
             {
@@ -69,7 +72,8 @@ public sealed class SettlementService(
         }
     }
 
-    private async Task<SettlementResult> SettleOnceAsync(Guid invoiceId, PaymentEvidence evidence, CancellationToken ct)
+    private async Task<SettlementResult> SettleOnceAsync(Guid invoiceId, PaymentEvidence evidence,
+        Func<SatsubDbContext, CancellationToken, Task>? inSameTransaction, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
         await using var tx = await db.Database.BeginTransactionAsync(ct);
@@ -93,6 +97,7 @@ public sealed class SettlementService(
             if (!string.Equals(invoice.Provider, evidence.Provider, StringComparison.Ordinal))
                 throw new SettlementRefusedException($"Invoice {invoiceId} belongs to provider '{invoice.Provider}', not '{evidence.Provider}'.");
             // Keep the record of this (duplicate) event; it changes nothing else.
+            if (inSameTransaction is not null) await inSameTransaction(db, ct);
             await tx.CommitAsync(ct);
             return await ExistingResultAsync(invoice, ct);
         }
@@ -142,6 +147,7 @@ public sealed class SettlementService(
 
         QueueEffects(invoice, subscription, split, buyer.ReferrerId, renewal, now);
         await db.SaveChangesAsync(ct);
+        if (inSameTransaction is not null) await inSameTransaction(db, ct);
         await tx.CommitAsync(ct);
 
         logger.LogInformation("Settled invoice {InvoiceId}: {Sale} sats, owner {Owner}, affiliate {Affiliate}",
