@@ -13,6 +13,7 @@ public static class PaymentsModule
         new Dictionary<string, Action<IHostApplicationBuilder>>(StringComparer.Ordinal)
         {
             [SandboxPaymentProvider.ProviderName] = b => b.Services.AddKeyedSingleton<IPaymentProvider, SandboxPaymentProvider>(SandboxPaymentProvider.ProviderName),
+            ["btcpay"] = b => global::Satsub.Payments.Providers.BtcPay.BtcPayModule.AddBtcPay(b),
         };
 
     public static IEnumerable<string> RealProviders => new[] { "btcpay", "lnd", "bitpay", "opennode" };
