@@ -14,6 +14,7 @@ public static class PaymentsModule
         new Dictionary<string, Action<IHostApplicationBuilder>>(StringComparer.Ordinal)
         {
             [SandboxPaymentProvider.ProviderName] = b => b.Services.AddKeyedSingleton<IPaymentProvider, SandboxPaymentProvider>(SandboxPaymentProvider.ProviderName),
+            ["btcpay"] = b => global::Satsub.Payments.Providers.BtcPay.BtcPayModule.AddBtcPay(b),
             [LndPaymentProvider.ProviderName] = b => b.AddLnd(),
             ["bitpay"] = b => global::Satsub.Payments.Providers.BitPay.BitPayModule.AddBitPay(b),
             ["opennode"] = b => global::Satsub.Payments.Providers.OpenNode.OpenNodeModule.AddOpenNode(b),
