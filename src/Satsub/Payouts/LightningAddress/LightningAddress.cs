@@ -30,8 +30,9 @@ public sealed record LightningAddress
     /// <summary>Tor hidden services are reached over http through Tor, which Satsub does not do.</summary>
     public bool IsOnion => Domain.EndsWith(".onion", StringComparison.Ordinal);
 
-    /// <summary>The LUD-16 endpoint: <c>https://domain/.well-known/lnurlp/name</c>.</summary>
-    public Uri WellKnownUri => new($"https://{Domain}/.well-known/lnurlp/{Uri.EscapeDataString(Name)}", UriKind.Absolute);
+    /// <summary>The LUD-16 endpoint: <c>https://domain/.well-known/lnurlp/name</c> (a tag stays in, as <c>name+tag</c>).</summary>
+    /// <remarks>The name's characters need no escaping in a path, and the domain is a plain host name.</remarks>
+    public Uri WellKnownUri => new($"https://{Domain}/.well-known/lnurlp/{Name}", UriKind.Absolute);
 
     public override string ToString() => $"{Name}@{Domain}";
 
