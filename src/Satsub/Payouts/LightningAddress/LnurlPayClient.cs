@@ -240,9 +240,10 @@ public sealed class LnurlPayClient : IDisposable
         var callbackText = GetString(root, "callback");
         if (string.IsNullOrWhiteSpace(callbackText) || !Uri.TryCreate(callbackText, UriKind.Absolute, out var callback))
             throw Invalid(address, "the callback is not an absolute URL");
+        if (callback.Scheme == Uri.UriSchemeHttp)
+            throw new LnurlPayException(LnurlPayErrors.InsecureCallback, $"{address} gave a plain http callback; only https is used.");
         if (callback.Scheme != Uri.UriSchemeHttps)
-            throw new LnurlPayException(LnurlPayErrors.InsecureCallback,
-                $"{address} gave a callback that is not https (scheme '{Sanitize(callback.Scheme)}').");
+            throw Invalid(address, "the callback is not an https URL"); // on Unix "/path" parses as a file: URI
         if (callback.UserInfo.Length > 0)
             throw Invalid(address, "the callback carries credentials");
 
