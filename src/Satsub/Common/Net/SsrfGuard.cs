@@ -15,6 +15,8 @@ namespace Satsub.Common.Net;
 /// address itself, so a name that answers differently a moment later (DNS rebinding) gains nothing. IP literals in
 /// any spelling (decimal 2130706433, hex 0x7f000001, octal 0177.0.0.1, short 127.1) reach the callback as the
 /// address they denote, so they are refused like the dotted form.
+/// HTTP/3 runs over QUIC and does not use the connect callback: clients of this handler keep the default
+/// HTTP/1.1 (or 2) request version and must not ask for 3.0.
 /// </remarks>
 public static class SsrfGuard
 {

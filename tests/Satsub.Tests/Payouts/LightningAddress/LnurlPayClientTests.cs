@@ -67,6 +67,17 @@ public sealed class LnurlPayClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetInvoice_TaggedAddress_AsksForNamePlusTagAndAcceptsTheUntaggedIdentifier()
+    {
+        using var client = Client();
+
+        var result = await client.GetInvoiceAsync(Address.Parse("alice+tips@payee.example"), Amount);
+
+        Assert.Equal("alice+tips", server.LastWellKnownName);
+        Assert.Equal(Amount, result.AmountMsat);
+    }
+
+    [Fact]
     public async Task GetInvoice_AmountAtTheBounds_IsAccepted()
     {
         using var client = Client();

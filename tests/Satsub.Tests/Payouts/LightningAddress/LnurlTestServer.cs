@@ -48,6 +48,9 @@ internal sealed class LnurlTestServer : IAsyncDisposable
 
     public int WellKnownRequests => Volatile.Read(ref wellKnownRequests);
 
+    /// <summary>The user name the last well-known request asked for.</summary>
+    public string? LastWellKnownName { get; private set; }
+
     /// <summary>The query string the last callback request carried.</summary>
     public string? LastCallbackQuery { get; private set; }
 
@@ -140,7 +143,9 @@ internal sealed class LnurlTestServer : IAsyncDisposable
             context.Response.Headers.Location = WellKnownLocation;
             return;
         }
-        if (name != Name)
+        LastWellKnownName = name;
+        // LUD-16: a service that supports tags strips "+tag" and serves the user.
+        if (name.Split('+', 2)[0] != Name)
         {
             await WriteJsonAsync(context, 404, JsonSerializer.Serialize(new { status = "ERROR", reason = "No such user." }));
             return;
