@@ -126,6 +126,24 @@ public sealed class SsrfGuardTests
     }
 
     [Fact]
+    public async Task Get_NameThatChangesItsAnswer_IsResolvedOnceAndConnectedToThatAnswer()
+    {
+        // A rebinding name: loopback first, then an address nobody listens on. The guard resolves once per
+        // connection and connects to the addresses it vetted, so there is no second lookup to race with.
+        await using var listener = await CountingListener.StartAsync();
+        var calls = 0;
+        Task<IPAddress[]> Rebinding(string host, CancellationToken cancellationToken) =>
+            Task.FromResult(Interlocked.Increment(ref calls) == 1 ? new[] { IPAddress.Loopback } : [IPAddress.Parse("192.0.2.1")]);
+        using var client = new HttpClient(SsrfGuard.CreateHandler(allowPrivateTargets: true, Rebinding, ShortConnect));
+
+        var response = await client.GetStringAsync(new Uri($"http://rebinding.example:{listener.Port}/"));
+
+        Assert.Equal("reached", response);
+        Assert.Equal(1, calls);
+        Assert.Equal(1, listener.Accepted);
+    }
+
+    [Fact]
     public async Task Get_Redirect_IsNotFollowed()
     {
         await using var listener = await CountingListener.StartAsync(
