@@ -1,5 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Satsub.Admin;
+using Satsub.Api.Idempotency;
 using Satsub.ApiKeys;
 using Satsub.Ledger;
 using Satsub.Outbox;
@@ -29,6 +31,8 @@ public abstract class SatsubDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<Payout> Payouts => Set<Payout>();
     public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
+    public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
 
     public abstract bool IsPostgres { get; }
 

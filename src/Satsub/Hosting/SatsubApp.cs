@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Satsub.Affiliates;
+using Satsub.Api;
 using Satsub.ApiKeys;
 using Satsub.Bitcoin;
 using Satsub.Data;
@@ -58,7 +59,7 @@ public static class SatsubApp
         builder.Services.AddScoped<PlanCatalog>();
         builder.Services.AddScoped<ApiKeyService>();
 
-        builder.Services.AddProblemDetails();
+        builder.AddSatsubApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         return builder;
     }
@@ -68,6 +69,7 @@ public static class SatsubApp
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapHealthChecks("/health");
+        app.MapSatsubApi();
         return app;
     }
 
