@@ -23,17 +23,7 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogg
                 details = ApiProblems.Details(d.Status, d.Code, d.Message);
                 break;
             case BadHttpRequestException { InnerException: JsonException json }:
-                details = new HttpValidationProblemDetails(new Dictionary<string, string[]>
-                {
-                    [json.Path is { Length: > 0 } path ? path : "$"] = ["The value is not valid JSON of the expected type."],
-                })
-                {
-                    Status = 400,
-                    Type = ApiProblems.TypeOf("invalid_json"),
-                    Title = ApiProblems.Title(400),
-                    Detail = "The request body is not valid JSON of the expected shape.",
-                    Extensions = { ["code"] = "invalid_json" },
-                };
+                details = ApiProblems.InvalidJsonDetails(json.Path);
                 break;
             case BadHttpRequestException bad:
                 var status = bad.StatusCode is >= 400 and < 500 ? bad.StatusCode : 400;

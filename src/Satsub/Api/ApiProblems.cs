@@ -46,6 +46,7 @@ public static class ApiProblems
         ("amount_mismatch", 422, "The amount differs from the plan's price: prices come from the server."),
         ("invalid_btc_address", 422, "`btc_address` is not a valid address on the configured Bitcoin network."),
         ("not_sandbox_invoice", 422, "Only sandbox invoices can be settled by the admin endpoint."),
+        ("transaction_mismatch", 422, "A generic payment's transaction_id was delivered before with another user, plan or amount."),
         ("idempotency_key_reused", 422, "The Idempotency-Key was used before with a different request."),
         ("rate_limited", 429, "Too many requests for this key: wait `Retry-After` seconds."),
         ("internal_error", 500, "An unexpected error; nothing about it is disclosed. Retrying is safe with an Idempotency-Key."),
@@ -97,6 +98,19 @@ public static class ApiProblems
             title: Title(400),
             type: TypeOf("validation_failed"),
             extensions: new Dictionary<string, object?> { ["code"] = "validation_failed" });
+
+    /// <summary>A body that is not JSON of the expected shape; <paramref name="path"/> is the JSON path where reading failed.</summary>
+    public static HttpValidationProblemDetails InvalidJsonDetails(string? path) =>
+        new(new Dictionary<string, string[]> { [path is { Length: > 0 } p ? p : "$"] = ["The value is not valid JSON of the expected type."] })
+        {
+            Status = 400,
+            Type = TypeOf("invalid_json"),
+            Title = Title(400),
+            Detail = "The request body is not valid JSON of the expected shape.",
+            Extensions = { ["code"] = "invalid_json" },
+        };
+
+    public static ProblemHttpResult InvalidJson(string? path) => TypedResults.Problem(InvalidJsonDetails(path));
 
     /// <summary>Fills in <c>type</c>, <c>title</c> and <c>code</c> on every problem the app writes (404s of unknown routes included).</summary>
     public static void Customize(ProblemDetailsContext context)

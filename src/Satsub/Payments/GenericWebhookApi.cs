@@ -80,8 +80,7 @@ public static class GenericWebhookApi
         }
         catch (JsonException ex)
         {
-            return ApiProblems.Validation(new Dictionary<string, string[]> { [ex.Path is { Length: > 0 } p ? p : "$"] = ["The value is not valid JSON of the expected type."] },
-                "The body is not valid JSON of the expected shape.");
+            return ApiProblems.InvalidJson(ex.Path);
         }
         var errors = new FieldErrors();
         if (n is null)
