@@ -45,6 +45,11 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogg
                 details = ApiProblems.Details(503, "database_unavailable", "The database cannot be reached; try again later.");
                 http.Response.Headers.RetryAfter = "5";
                 break;
+            case var e when DbErrors.IsRetryableConflict(e):
+                logger.LogWarning("Request gave up on a write conflict: {Message}", e.Message);
+                details = ApiProblems.Details(503, "busy", "The request conflicted with concurrent changes; nothing was changed. Retry it.");
+                http.Response.Headers.RetryAfter = "1";
+                break;
             default:
                 logger.LogError(exception, "Unhandled exception for {Method} {Path}", http.Request.Method, http.Request.Path);
                 details = ApiProblems.Details(500, "internal_error", "An unexpected error occurred.");

@@ -52,6 +52,7 @@ public static class ApiProblems
         ("internal_error", 500, "An unexpected error; nothing about it is disclosed. Retrying is safe with an Idempotency-Key."),
         ("payment_provider_unavailable", 503, "The payment provider could not be reached; nothing was created."),
         ("fiat_rate_unavailable", 503, "The plan is priced in fiat and no rate source is available."),
+        ("busy", 503, "The request kept conflicting with concurrent changes and was not applied; retry it (Retry-After)."),
         ("database_unavailable", 503, "The database cannot be reached."),
         ("service_unavailable", 503, "The service cannot answer now."),
     ];

@@ -74,3 +74,21 @@ public sealed class FieldErrors
         return id;
     }
 }
+
+/// <summary>Reading strings out of <see cref="System.Text.Json.JsonElement"/> without exceptions.</summary>
+public static class JsonElementText
+{
+    /// <summary>The string value, or null when the element is not a string or holds broken UTF-16 escapes (<c>"\udfff"</c>).</summary>
+    public static string? StringOrNull(this System.Text.Json.JsonElement element)
+    {
+        if (element.ValueKind != System.Text.Json.JsonValueKind.String) return null;
+        try
+        {
+            return element.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+}

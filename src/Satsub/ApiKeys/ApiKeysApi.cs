@@ -35,19 +35,16 @@ public static class ApiKeysApi
     {
         var errors = new FieldErrors();
         var name = errors.Text("name", body.Name, 100, required: true);
-        string? scopes = null;
-        switch (body.Scopes)
+        var scopeList = body.Scopes switch
         {
-            case { ValueKind: JsonValueKind.String } s:
-                scopes = errors.Text("scopes", s.GetString(), 256, required: true);
-                break;
-            case { ValueKind: JsonValueKind.Array } a when a.GetArrayLength() is > 0 and <= 16 && a.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String):
-                scopes = errors.Text("scopes", string.Join(',', a.EnumerateArray().Select(e => e.GetString())), 256, required: true);
-                break;
-            default:
-                errors.Add("scopes", "is required: 'admin' or platform names, as a string or an array of strings.");
-                break;
-        }
+            { ValueKind: JsonValueKind.String } s => [s.StringOrNull()],
+            { ValueKind: JsonValueKind.Array } a when a.GetArrayLength() is > 0 and <= 16 => a.EnumerateArray().Select(e => e.StringOrNull()).ToList(),
+            _ => new List<string?>(),
+        };
+        var scopes = scopeList.Count == 0 || scopeList.Any(x => x is null)
+            ? null
+            : errors.Text("scopes", string.Join(',', scopeList), 256, required: true);
+        if (scopes is null && !errors.Any) errors.Add("scopes", "is required: 'admin' or platform names, as a string or an array of (at most 16) strings.");
         if (errors.Any) return ApiProblems.Validation(errors.ToDictionary());
         var (key, plaintext) = await service.CreateAsync(name!, scopes!, ct);
         await audit.RecordAsync(http, "api_key.create", key.Id.ToString("D"), $"name={key.Name}; scopes={key.Scopes}");

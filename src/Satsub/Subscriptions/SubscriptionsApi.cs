@@ -124,7 +124,7 @@ public static class SubscriptionsApi
         if (amount is not { } element || element.ValueKind == JsonValueKind.Null) return null;
         var text = element.ValueKind switch
         {
-            JsonValueKind.String => element.GetString(),
+            JsonValueKind.String => element.StringOrNull(),
             JsonValueKind.Number => element.GetRawText(),
             _ => null,
         };
