@@ -16,8 +16,8 @@ public static class IdempotencyEndpointExtensions
 /// <summary>
 /// <c>Idempotency-Key</c>: the same key with the same request returns the first answer (marked
 /// <c>Idempotent-Replayed: true</c>); the same key with another request is 422; a duplicate that arrives while
-/// the first is still running is 409. Answers of 5xx and 429 are not kept, so such a request can be retried.
-/// Keys are scoped to the API key that sent them.
+/// the first is still running is 409. Only successful (2xx) answers are kept: after an error the same key can be
+/// used again, with the same or a corrected body. Keys are scoped to the API key that sent them.
 /// </summary>
 internal sealed class IdempotencyMiddleware(RequestDelegate next)
 {
@@ -86,7 +86,7 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next)
 
         var status = http.Response.StatusCode;
         var body = buffer.ToArray();
-        if (status >= 500 || status == 429)
+        if (status is < 200 or >= 300)
         {
             await db.IdempotencyRecords.Where(r => r.Id == record.Id).ExecuteDeleteAsync(CancellationToken.None);
         }
