@@ -77,23 +77,25 @@ public static class AdminApi
         if (!errors.Any && start > end) errors.Add("from", "must not be after to.");
         if (errors.Any) return ApiProblems.Validation(errors.ToDictionary());
 
-        var sales = await db.Invoices.Where(i => i.Status == InvoiceStatus.Settled && i.SettledAt >= start && i.SettledAt < end)
-            .GroupBy(_ => 1).Select(g => new { Count = g.Count(), Sats = g.Sum(i => i.AmountSats) }).FirstOrDefaultAsync(ct);
+        var settled = db.Invoices.Where(i => i.Status == InvoiceStatus.Settled && i.SettledAt >= start && i.SettledAt < end);
+        var salesCount = await settled.CountAsync(ct);
+        var salesSats = await settled.SumAsync(i => (long?)i.AmountSats, ct) ?? 0;
         var accrued = await db.Commissions.Where(c => c.CreatedAt >= start && c.CreatedAt < end).SumAsync(c => (long?)c.AmountSats, ct) ?? 0;
         var newUsers = await db.Users.CountAsync(u => u.CreatedAt >= start && u.CreatedAt < end, ct);
         var active = await db.Subscriptions.CountAsync(s => s.Status == SubscriptionStatus.Active && s.ExpiresAt > now, ct);
         var requested = await db.Payouts.CountAsync(p => p.RequestedAt >= start && p.RequestedAt < end, ct);
-        var sent = await db.Payouts.Where(p => p.Status == PayoutStatus.Sent && p.UpdatedAt >= start && p.UpdatedAt < end)
-            .GroupBy(_ => 1).Select(g => new { Count = g.Count(), Sats = g.Sum(p => p.AmountSats), Fees = g.Sum(p => p.FeeSats) }).FirstOrDefaultAsync(ct);
+        var sent = db.Payouts.Where(p => p.Status == PayoutStatus.Sent && p.UpdatedAt >= start && p.UpdatedAt < end);
+        var sentCount = await sent.CountAsync(ct);
+        var sentSats = await sent.SumAsync(p => (long?)p.AmountSats, ct) ?? 0;
+        var sentFees = await sent.SumAsync(p => (long?)p.FeeSats, ct) ?? 0;
 
-        var salesSats = sales?.Sats ?? 0;
         return TypedResults.Ok(new Stats(start, end,
-            new SalesStats(sales?.Count ?? 0, salesSats),
+            new SalesStats(salesCount, salesSats),
             salesSats - accrued,
             newUsers,
             active,
-            new CommissionStats(accrued, sent?.Sats ?? 0),
-            new PayoutStats(requested, sent?.Count ?? 0, sent?.Sats ?? 0, sent?.Fees ?? 0)));
+            new CommissionStats(accrued, sentSats),
+            new PayoutStats(requested, sentCount, sentSats, sentFees)));
     }
 
     private static async Task<Results<Ok<Users.Page<AuditItem>>, ValidationProblem>> AuditAsync(
