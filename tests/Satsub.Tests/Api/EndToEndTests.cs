@@ -2,8 +2,18 @@ using Satsub.Tests.Fixtures;
 
 namespace Satsub.Tests.Api;
 
+public sealed class SqliteApiFactory : ApiFactory
+{
+    protected override bool UseSqlite => true;
+}
+
+public sealed class EndToEndTests(ApiFactory app) : EndToEnd<ApiFactory>(app);
+
+/// <summary>The same on the embedded default database, which the README's run command uses.</summary>
+public sealed class EndToEndTests_Sqlite(SqliteApiFactory app) : EndToEnd<SqliteApiFactory>(app);
+
 /// <summary>The seed's two examples, end to end through the API with platform keys, as an integrator would.</summary>
-public sealed class EndToEndTests(ApiFactory app) : IClassFixture<ApiFactory>
+public abstract class EndToEnd<TFactory>(TFactory app) : IClassFixture<TFactory> where TFactory : ApiFactory
 {
     [Fact]
     public async Task WebsiteReferrer_TelegramBuyerBuysPremium_ReferrerEarnsHalfThePrice()
@@ -47,5 +57,20 @@ public sealed class EndToEndTests(ApiFactory app) : IClassFixture<ApiFactory>
         Assert.Equal(price / 2, profile.GetProperty("balance").Long("pending_sats"));
         Assert.Equal(1, profile.GetProperty("referrals").GetProperty("count").GetInt32());
         Assert.Equal(1, profile.GetProperty("referrals").GetProperty("paying").GetInt32());
+    }
+
+    [Fact]
+    public async Task TwentyParallelDuplicateSettles_GiveOneCommission()
+    {
+        var referrer = await app.RegisterAsync("website");
+        var buyer = await app.RegisterAsync("telegram", referrer.Str("referral_code"));
+        var invoiceId = (await app.BuyAsync(buyer.Str("user_id"), "premium")).GetProperty("invoice").Str("invoice_id");
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => app.Admin().PostAsync($"/api/v1/admin/invoices/{invoiceId}/settle", null)));
+
+        Assert.All(responses, r => Assert.Equal(200, (int)r.StatusCode));
+        Assert.Single((await Task.WhenAll(responses.Select(r => r.Content.ReadAsStringAsync()))).Distinct());
+        var id = Guid.Parse(invoiceId);
+        Assert.Equal(1, await app.DbAsync(db => Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.CountAsync(db.Commissions, c => c.InvoiceId == id)));
     }
 }

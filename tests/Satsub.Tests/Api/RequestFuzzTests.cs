@@ -8,7 +8,7 @@ using Satsub.Tests.Fixtures;
 
 namespace Satsub.Tests.Api;
 
-public sealed class FuzzFactory : ApiFactory
+public class FuzzFactory : ApiFactory
 {
     public string UserId { get; private set; } = "";
     public string PlanCode { get; private set; } = "";
@@ -22,6 +22,12 @@ public sealed class FuzzFactory : ApiFactory
         PlanCode = "fz" + Guid.NewGuid().ToString("N")[..8];
         await (await Admin().PostAsync("/api/v1/admin/plans", Http.Json(new { type = PlanCode, name = "F", price_sats = 10, duration_days = 1 }))).AssertStatusAsync(201);
     }
+}
+
+/// <summary>The fuzz on the embedded default database (SQLite), which a plain <c>dotnet run</c> uses.</summary>
+public sealed class SqliteFuzzFactory : FuzzFactory
+{
+    protected override bool UseSqlite => true;
 }
 
 /// <summary>Inputs for the fuzz tests: random JSON of any shape and valid bodies with fields replaced.</summary>
@@ -114,7 +120,7 @@ internal static class FuzzInputs
 
     internal static Gen<string> FuzzBody(string path, FuzzFactory app) => Gen.Frequency((1, Body(app)), (1, Mutated(path, app)));
 
-    internal static async Task AssertSaneAsync(FuzzFactory app, HttpResponseMessage response, string what)
+    internal static async Task AssertSaneAsync(ApiFactory app, HttpResponseMessage response, string what)
     {
         var status = (int)response.StatusCode;
         var text = await response.Content.ReadAsStringAsync();
@@ -137,7 +143,11 @@ internal static class FuzzInputs
 /// control characters, broken Unicode, negative and overflowing numbers. The server never answers 5xx, and
 /// every error is problem+json with a code.
 /// </summary>
-public sealed class RequestFuzzTests(FuzzFactory app) : IClassFixture<FuzzFactory>
+public sealed class RequestFuzzTests(FuzzFactory app) : RequestFuzz<FuzzFactory>(app);
+
+public sealed class RequestFuzzTests_Sqlite(SqliteFuzzFactory app) : RequestFuzz<SqliteFuzzFactory>(app);
+
+public abstract class RequestFuzz<TFactory>(TFactory app) : IClassFixture<TFactory> where TFactory : FuzzFactory
 {
     [Theory]
     [InlineData("POST", "/api/v1/users")]
@@ -158,7 +168,11 @@ public sealed class RequestFuzzTests(FuzzFactory app) : IClassFixture<FuzzFactor
 }
 
 /// <summary>The same fuzz for the signed generic webhook (past its signature) and for paths and query strings.</summary>
-public sealed class WebhookAndQueryFuzzTests(FuzzFactory app) : IClassFixture<FuzzFactory>
+public sealed class WebhookAndQueryFuzzTests(FuzzFactory app) : WebhookAndQueryFuzz<FuzzFactory>(app);
+
+public sealed class WebhookAndQueryFuzzTests_Sqlite(SqliteFuzzFactory app) : WebhookAndQueryFuzz<SqliteFuzzFactory>(app);
+
+public abstract class WebhookAndQueryFuzz<TFactory>(TFactory app) : IClassFixture<TFactory> where TFactory : FuzzFactory
 {
     [Fact]
     public async Task GenericWebhook_AnySignedJson_NeverA5xxAndErrorsAreProblems()

@@ -13,7 +13,8 @@ namespace Satsub.Tests.Fixtures;
 
 /// <summary>
 /// The whole app (<c>satsub serve</c>'s entry point) in memory through <see cref="WebApplicationFactory{TEntryPoint}"/>,
-/// on a fresh PostgreSQL database per test class, in Development with the sandbox provider, and with an admin key.
+/// on a fresh PostgreSQL database per test class (or a SQLite file, the embedded default, when <see cref="UseSqlite"/>),
+/// in Development with the sandbox provider, and with an admin key.
 /// </summary>
 public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
@@ -24,9 +25,21 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
 
+    protected virtual bool UseSqlite => false;
+
+    private string? sqliteFile;
+
     public async Task InitializeAsync()
     {
-        connectionString = await TestPostgres.CreateDatabaseAsync();
+        if (UseSqlite)
+        {
+            sqliteFile = Path.Combine(Path.GetTempPath(), $"satsub-api-{Guid.NewGuid():N}.db");
+            connectionString = $"Data Source={sqliteFile}";
+        }
+        else
+        {
+            connectionString = await TestPostgres.CreateDatabaseAsync();
+        }
         _ = Server; // builds and starts the app: migrations and plans are applied by its DatabaseInitializer
         AdminKey = await CreateKeyAsync("admin");
         await SeedAsync();
@@ -39,7 +52,7 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     {
         var settings = new Dictionary<string, string?>
         {
-            ["Database:Provider"] = "postgres",
+            ["Database:Provider"] = UseSqlite ? "sqlite" : "postgres",
             ["ConnectionStrings:Satsub"] = connectionString,
             ["Payments:Provider"] = "sandbox",
             ["Payments:Generic:Secret"] = WebhookSecret,
@@ -139,7 +152,16 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     async Task IAsyncLifetime.DisposeAsync()
     {
         await base.DisposeAsync();
-        if (connectionString.Length > 0) await TestPostgres.DropDatabaseAsync(connectionString);
+        if (sqliteFile is not null)
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var f in new[] { sqliteFile, sqliteFile + "-wal", sqliteFile + "-shm" })
+                if (File.Exists(f)) File.Delete(f);
+        }
+        else if (connectionString.Length > 0)
+        {
+            await TestPostgres.DropDatabaseAsync(connectionString);
+        }
     }
 }
 
