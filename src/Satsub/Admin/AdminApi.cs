@@ -98,7 +98,7 @@ public static class AdminApi
             new PayoutStats(requested, sentCount, sentSats, sentFees)));
     }
 
-    private static async Task<Results<Ok<Users.Page<AuditItem>>, ValidationProblem>> AuditAsync(
+    private static async Task<Results<Ok<Page<AuditItem>>, ValidationProblem>> AuditAsync(
         [FromQuery] string? cursor, [FromQuery] string? limit, SatsubDbContext db, CancellationToken ct)
     {
         var errors = new FieldErrors();
@@ -108,7 +108,7 @@ public static class AdminApi
             .OrderByDescending(a => a.Id).Take(take + 1).ToListAsync(ct);
         var items = rows.Take(take).Select(a => new AuditItem(a.Id.ToString(CultureInfo.InvariantCulture), a.ApiKeyId?.ToString("D"), a.ApiKeyName,
             a.Action, a.Target, a.Details, a.RemoteIp, a.At)).ToList();
-        return TypedResults.Ok(new Users.Page<AuditItem>(items, rows.Count > take ? Paging.Cursor(rows[take - 1].Id) : null));
+        return TypedResults.Ok(new Page<AuditItem>(items, rows.Count > take ? Paging.Cursor(rows[take - 1].Id) : null));
     }
 
     private static DateTimeOffset? ParseTime(FieldErrors errors, string field, string? text)

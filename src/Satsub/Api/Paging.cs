@@ -1,7 +1,11 @@
+using System.ComponentModel;
 using System.Globalization;
 using System.Text;
 
 namespace Satsub.Api;
+
+/// <summary>One page of a list.</summary>
+public sealed record Page<T>(IReadOnlyList<T> Items, [property: Description("Pass as `cursor` for the next page; null on the last page.")] string? NextCursor);
 
 /// <summary>
 /// Cursor paging: the cursor is opaque to clients. It encodes a position: an offset into a stable, append-only

@@ -49,8 +49,6 @@ public sealed record UserProfile(
 
 public sealed record ReferralItem(string UserId, string? Username, string Platform, DateTimeOffset CreatedAt, bool Paying);
 
-public sealed record Page<T>(IReadOnlyList<T> Items, [property: Description("Pass as `cursor` for the next page; null on the last page.")] string? NextCursor);
-
 /// <summary><c>/api/v1/users</c>: registration with a referrer, profiles with balances, referrals, erasure.</summary>
 public static class UsersApi
 {

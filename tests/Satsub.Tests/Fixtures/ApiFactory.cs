@@ -60,6 +60,9 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
             ["Api:RateLimit:PermitsPerSecond"] = "100000",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Satsub"] = "Warning",
+            // Expected races (concurrent duplicates meeting a unique index) are logged by EF as errors: keep the output readable.
+            ["Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Command"] = "None",
+            ["Logging:LogLevel:Microsoft.EntityFrameworkCore.Update"] = "None",
         };
         foreach (var (k, v) in Settings) settings[k] = v;
         builder.UseEnvironment("Development");

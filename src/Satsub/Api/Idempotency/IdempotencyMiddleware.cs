@@ -47,6 +47,13 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next)
             return;
         }
 
+        // A retry usually finds its first answer here; only simultaneous duplicates meet at the unique index.
+        if (await db.IdempotencyRecords.AsNoTracking().AnyAsync(r => r.ApiKeyId == apiKeyId && r.Key == key, http.RequestAborted))
+        {
+            await ReplayAsync(http, db, apiKeyId, key, hash);
+            return;
+        }
+
         var record = new IdempotencyRecord
         {
             ApiKeyId = apiKeyId,
