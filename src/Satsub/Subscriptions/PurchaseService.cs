@@ -17,7 +17,11 @@ public sealed class PurchaseService(
     IOptions<PaymentsOptions> payments,
     TimeProvider clock)
 {
-    public async Task<(Subscription Subscription, Invoice Invoice)> StartAsync(Guid userId, string planCode, PaymentMethod method, CancellationToken ct)
+    public Task<(Subscription Subscription, Invoice Invoice)> StartAsync(Guid userId, string planCode, PaymentMethod method, CancellationToken ct) =>
+        StartAsync(userId, planCode, method, refundAddress: null, ct);
+
+    /// <param name="refundAddress">An on-chain address to refund the buyer to, already validated by the caller.</param>
+    public async Task<(Subscription Subscription, Invoice Invoice)> StartAsync(Guid userId, string planCode, PaymentMethod method, string? refundAddress, CancellationToken ct)
     {
         var plan = await db.Plans.AsNoTracking().SingleOrDefaultAsync(p => p.Code == planCode && p.Active, ct)
             ?? throw new DomainException("unknown_plan", $"There is no active plan '{planCode}'.", 422);
@@ -49,6 +53,7 @@ public sealed class PurchaseService(
             Bolt11 = created.Bolt11,
             Address = created.Address,
             PaymentUri = created.PaymentUri,
+            RefundAddress = refundAddress,
             Status = InvoiceStatus.New,
             CreatedAt = now,
             ExpiresAt = created.ExpiresAt,

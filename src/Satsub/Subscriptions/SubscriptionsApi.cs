@@ -33,7 +33,8 @@ public sealed record CreateSubscriptionRequest(string? UserId,
 
 public sealed record InvoiceView(string InvoiceId, string Status,
     [property: Description("The configured payment provider: sandbox, btcpay, …")] string Provider,
-    string Method, long AmountSats, string? Bolt11, string? Address, string? PaymentUri, DateTimeOffset ExpiresAt, DateTimeOffset? SettledAt);
+    string Method, long AmountSats, string? Bolt11, string? Address, string? PaymentUri, DateTimeOffset ExpiresAt, DateTimeOffset? SettledAt,
+    [property: Description("The refund address given at purchase, if any.")] string? RefundAddress);
 
 public sealed record SubscriptionView(string SubscriptionId, string UserId, string Type,
     [property: Description("pending_payment, active, expired or canceled.")] string Status,
@@ -88,7 +89,7 @@ public static class SubscriptionsApi
         if (btcAddress is not null && !IsValidAddress(btcAddress, bitcoin.Value))
             return ApiProblems.Problem(422, "invalid_btc_address", $"payment_data.btc_address is not a valid {bitcoin.Value.Network} address.");
 
-        var (subscription, invoice) = await purchases.StartAsync(user.Id, plan.Code, method, ct);
+        var (subscription, invoice) = await purchases.StartAsync(user.Id, plan.Code, method, btcAddress, ct);
         var view = View(subscription, invoice);
         return TypedResults.Created($"/api/v1/subscriptions/{view.SubscriptionId}", view);
     }
@@ -116,7 +117,7 @@ public static class SubscriptionsApi
 
     public static InvoiceView InvoiceViewOf(Invoice i) => new(
         i.Id.ToString("D"), EnumNames.ToSnake(i.Status), i.Provider, EnumNames.ToSnake(i.Method), i.AmountSats,
-        i.Bolt11, i.Address, i.PaymentUri, i.ExpiresAt, i.SettledAt);
+        i.Bolt11, i.Address, i.PaymentUri, i.ExpiresAt, i.SettledAt, i.RefundAddress);
 
     /// <summary>A BTC amount ("0.00025" or 0.00025) in sats; null when absent. At most 8 decimals, positive, at most 21M BTC.</summary>
     private static long? ParseBtcAmount(FieldErrors errors, JsonElement? amount)

@@ -63,7 +63,10 @@ public sealed class SubscriptionsApiTests(ApiFactory app) : IClassFixture<ApiFac
     {
         var user = await app.RegisterAsync();
         var data = new { method = "onchain", btc_address = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq" };
-        await (await app.Admin().PostAsync(Subscriptions, Http.Json(Buy(user.Str("user_id"), "basic", data)))).AssertStatusAsync(201);
+        var json = await (await app.Admin().PostAsync(Subscriptions, Http.Json(Buy(user.Str("user_id"), "basic", data)))).AssertStatusAsync(201);
+        Assert.Equal(data.btc_address, json.GetProperty("invoice").Str("refund_address"));
+        var invoiceId = Guid.Parse(json.GetProperty("invoice").Str("invoice_id"));
+        Assert.Equal(data.btc_address, await app.DbAsync(db => db.Invoices.Where(i => i.Id == invoiceId).Select(i => i.RefundAddress).SingleAsync()));
     }
 
     [Theory]

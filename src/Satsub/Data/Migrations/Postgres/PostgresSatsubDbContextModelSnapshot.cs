@@ -532,6 +532,11 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasColumnType("character varying(128)")
                         .HasColumnName("provider_invoice_id");
 
+                    b.Property<string>("RefundAddress")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("refund_address");
+
                     b.Property<DateTimeOffset?>("SettledAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("settled_at");

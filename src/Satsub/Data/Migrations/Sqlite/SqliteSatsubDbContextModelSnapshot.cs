@@ -517,6 +517,11 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("provider_invoice_id");
 
+                    b.Property<string>("RefundAddress")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("refund_address");
+
                     b.Property<long?>("SettledAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("settled_at");
