@@ -33,7 +33,8 @@ public static class ApiModule
         var services = builder.Services;
         services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>();
-        services.AddOptions<GenericWebhookOptions>().BindConfiguration(GenericWebhookOptions.Section);
+        services.AddOptions<GenericWebhookOptions>().BindConfiguration(GenericWebhookOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<GenericWebhookOptions>, GenericWebhookOptionsValidator>();
         services.AddScoped<AuditLog>();
         services.AddScoped<ReferralLinks>();
 

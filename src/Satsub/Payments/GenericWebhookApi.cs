@@ -22,6 +22,15 @@ public sealed class GenericWebhookOptions
     public string? Secret { get; set; }
 }
 
+internal sealed class GenericWebhookOptionsValidator : Microsoft.Extensions.Options.IValidateOptions<GenericWebhookOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, GenericWebhookOptions o) =>
+        string.IsNullOrEmpty(o.Secret) || o.Secret.Length >= 16
+            ? Microsoft.Extensions.Options.ValidateOptionsResult.Success
+            : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(
+                $"Payments:Generic:Secret must be at least 16 characters (it has {o.Secret.Length}); leave it empty to turn the generic webhook off.");
+}
+
 public sealed record GenericPaymentNotification(
     [property: Description("The paying user's id.")] string? UserId,
     [property: Description("The plan code paid for.")] string? SubscriptionType,
