@@ -1,5 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Satsub.Admin;
+using Satsub.Api.Idempotency;
 using Satsub.ApiKeys;
 using Satsub.Ledger;
 using Satsub.Outbox;
@@ -32,6 +34,8 @@ public abstract class SatsubDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<Satsub.Refunds.Refund> Refunds => Set<Satsub.Refunds.Refund>();
     public DbSet<ProviderCursor> ProviderCursors => Set<ProviderCursor>();
     public DbSet<Satsub.Operations.AdminFlag> AdminFlags => Set<Satsub.Operations.AdminFlag>();
+    public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
+    public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
 
     public abstract bool IsPostgres { get; }
 

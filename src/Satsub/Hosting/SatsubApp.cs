@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Satsub.Affiliates;
+using Satsub.Api;
 using Satsub.ApiKeys;
 using Satsub.Bitcoin;
 using Satsub.Data;
@@ -66,7 +67,7 @@ public static class SatsubApp
         builder.Services.AddScoped<PlanCatalog>();
         builder.Services.AddScoped<ApiKeyService>();
 
-        builder.Services.AddProblemDetails();
+        builder.AddSatsubApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         return builder;
     }
@@ -78,6 +79,7 @@ public static class SatsubApp
         app.MapHealthChecks("/health");
         app.MapPaymentWebhooks();
         app.MapInvoiceQr();
+        app.MapSatsubApi();
         return app;
     }
 

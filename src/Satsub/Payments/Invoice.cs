@@ -45,6 +45,8 @@ public sealed class Invoice : IVersioned
     public string? Bolt11 { get; set; }
     public string? Address { get; set; }
     public string? PaymentUri { get; set; }
+    /// <summary>Where to refund the buyer on chain (validated for <c>Bitcoin:Network</c> when given).</summary>
+    public string? RefundAddress { get; set; }
     public InvoiceStatus Status { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset ExpiresAt { get; set; }
@@ -77,6 +79,7 @@ internal sealed class InvoiceConfiguration : IEntityTypeConfiguration<Invoice>
         b.Property(i => i.Bolt11).HasMaxLength(4096);
         b.Property(i => i.Address).HasMaxLength(128);
         b.Property(i => i.PaymentUri).HasMaxLength(4096);
+        b.Property(i => i.RefundAddress).HasMaxLength(128);
         b.HasIndex(i => new { i.Provider, i.ProviderInvoiceId }).IsUnique();
         b.HasIndex(i => i.SubscriptionId);
         b.HasIndex(i => new { i.Status, i.ExpiresAt });

@@ -102,6 +102,11 @@ public sealed class SettlementService(
             return await ExistingResultAsync(invoice, ct);
         }
 
+        // Several invoices of one subscription (renewals, duplicate purchases) may settle at once: on PostgreSQL
+        // take the row lock first so they queue here instead of failing their optimistic check over and over.
+        // SQLite already holds the database's write lock since the claim.
+        if (db.IsPostgres)
+            await db.Database.ExecuteSqlInterpolatedAsync($"SELECT 1 FROM subscriptions WHERE id = {invoice.SubscriptionId} FOR UPDATE", ct);
         var subscription = await db.Subscriptions.SingleAsync(s => s.Id == invoice.SubscriptionId, ct);
         var (from, to) = subscription.Extend(TimeSpan.FromDays(invoice.DurationDays), now);
         var renewal = subscription.StartsAt < from;

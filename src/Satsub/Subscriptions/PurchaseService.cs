@@ -18,7 +18,11 @@ public sealed class PurchaseService(
     IOptions<PaymentsOptions> payments,
     TimeProvider clock)
 {
-    public async Task<(Subscription Subscription, Invoice Invoice)> StartAsync(Guid userId, string planCode, PaymentMethod method, CancellationToken ct)
+    public Task<(Subscription Subscription, Invoice Invoice)> StartAsync(Guid userId, string planCode, PaymentMethod method, CancellationToken ct) =>
+        StartAsync(userId, planCode, method, refundAddress: null, ct);
+
+    /// <param name="refundAddress">An on-chain address to refund the buyer to, already validated by the caller.</param>
+    public async Task<(Subscription Subscription, Invoice Invoice)> StartAsync(Guid userId, string planCode, PaymentMethod method, string? refundAddress, CancellationToken ct)
     {
         var plan = await db.Plans.AsNoTracking().SingleOrDefaultAsync(p => p.Code == planCode && p.Active, ct)
             ?? throw new DomainException("unknown_plan", $"There is no active plan '{planCode}'.", 422);
@@ -50,16 +54,7 @@ public sealed class PurchaseService(
         var created = await provider.CreateInvoiceAsync(new InvoiceRequest(invoiceId, amount, method, plan.Code, plan.Name, expiresAt, fiat), ct);
         if (created.Amount is { } providerAmount && fiat is not null) amount = providerAmount;
 
-        var subscription = await db.Subscriptions
-            .Where(s => s.UserId == userId && s.PlanCode == plan.Code
-                && (s.Status == SubscriptionStatus.Active || s.Status == SubscriptionStatus.PendingPayment || s.Status == SubscriptionStatus.Expired))
-            .OrderByDescending(s => s.CreatedAt)
-            .FirstOrDefaultAsync(ct);
-        if (subscription is null)
-        {
-            subscription = new Subscription(Guid.CreateVersion7(now), userId, plan.Code, now);
-            db.Subscriptions.Add(subscription);
-        }
+        var subscription = await FindOrOpenSubscriptionAsync(userId, plan.Code, now, ct);
 
         var invoice = new Invoice
         {
@@ -79,6 +74,7 @@ public sealed class PurchaseService(
             Bolt11 = created.Bolt11,
             Address = created.Address,
             PaymentUri = created.PaymentUri,
+            RefundAddress = refundAddress,
             Status = InvoiceStatus.New,
             CreatedAt = now,
             ExpiresAt = created.ExpiresAt,
@@ -86,5 +82,68 @@ public sealed class PurchaseService(
         db.Invoices.Add(invoice);
         await db.SaveChangesAsync(ct);
         return (subscription, invoice);
+    }
+
+    /// <summary>
+    /// The invoice for a payment a processor has already taken (the generic payment webhook): no provider call,
+    /// the plan's price, and (provider, provider invoice id) unique, so a second delivery of the same transaction
+    /// finds the first invoice instead of making another.
+    /// </summary>
+    public async Task<Invoice> OpenPaidInvoiceAsync(Guid userId, string planCode, string providerName, string providerInvoiceId, PaymentMethod method, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var existing = await db.Invoices.AsNoTracking()
+                .SingleOrDefaultAsync(i => i.Provider == providerName && i.ProviderInvoiceId == providerInvoiceId, ct);
+            if (existing is not null) return existing;
+
+            var plan = await db.Plans.AsNoTracking().SingleOrDefaultAsync(p => p.Code == planCode && p.Active, ct)
+                ?? throw new DomainException("unknown_plan", $"There is no active plan '{planCode}'.", 422);
+            if (plan.PriceSats is not { } priceSats)
+                throw new DomainException("fiat_rate_unavailable", $"Plan '{plan.Code}' is priced in {plan.FiatCurrency}; converting fiat prices needs a rate source, which this build does not have yet.", 503);
+            var now = clock.GetUtcNow();
+            var subscription = await FindOrOpenSubscriptionAsync(userId, plan.Code, now, ct);
+            var invoice = new Invoice
+            {
+                Id = Guid.CreateVersion7(now),
+                SubscriptionId = subscription.Id,
+                UserId = userId,
+                PlanCode = plan.Code,
+                DurationDays = plan.DurationDays,
+                Provider = providerName,
+                ProviderInvoiceId = providerInvoiceId,
+                Method = method,
+                AmountSats = priceSats,
+                Status = InvoiceStatus.New,
+                CreatedAt = now,
+                ExpiresAt = now,
+            };
+            db.Invoices.Add(invoice);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+                return invoice;
+            }
+            catch (DbUpdateException ex) when (DbErrors.IsUniqueViolation(ex) && attempt < 3)
+            {
+                // The same transaction delivered concurrently: the next round finds its invoice.
+                db.ChangeTracker.Clear();
+            }
+        }
+    }
+
+    private async Task<Subscription> FindOrOpenSubscriptionAsync(Guid userId, string planCode, DateTimeOffset now, CancellationToken ct)
+    {
+        var subscription = await db.Subscriptions
+            .Where(s => s.UserId == userId && s.PlanCode == planCode
+                && (s.Status == SubscriptionStatus.Active || s.Status == SubscriptionStatus.PendingPayment || s.Status == SubscriptionStatus.Expired))
+            .OrderByDescending(s => s.CreatedAt)
+            .FirstOrDefaultAsync(ct);
+        if (subscription is null)
+        {
+            subscription = new Subscription(Guid.CreateVersion7(now), userId, planCode, now);
+            db.Subscriptions.Add(subscription);
+        }
+        return subscription;
     }
 }
