@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Microsoft.EntityFrameworkCore;
 using Satsub.Common;
 using Satsub.Data;
@@ -96,6 +97,36 @@ public sealed class BtcPayEndToEndTests : IAsyncLifetime
         Assert.Equal(new Sats(12_500), (await DbAsync(db => LedgerBook.AffiliateBalanceAsync(db, referrer.Id, default))).Pending);
         var sub = await DbAsync(db => db.Subscriptions.SingleAsync(s => s.Id == invoice.SubscriptionId));
         Assert.Equal(SubscriptionStatus.Active, sub.Status);
+    }
+
+    [Fact]
+    public async Task ThroughTheRestApi_AnInvoiceIsBtcPaysOwnAndTheWebhookActivatesTheSubscription()
+    {
+        var (_, key) = await satsub.WithAsync<Satsub.ApiKeys.ApiKeyService, (Satsub.ApiKeys.ApiKey, string)>(k => k.CreateAsync("e2e", "admin", default));
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        var (referrer, buyer) = await UsersAsync();
+
+        using var created = await http.PostAsJsonAsync("api/v1/subscriptions",
+            new { user_id = buyer.Id.ToString(), subscription_type = "premium", payment_data = new { method = "lightning" } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var body = await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        var invoice = body.GetProperty("invoice");
+        Assert.Equal("btcpay", invoice.GetProperty("provider").GetString());
+        Assert.Equal(25_000, invoice.GetProperty("amount_sats").GetInt64()); // the demo plan of appsettings.json
+        var stored = await DbAsync(db => db.Invoices.SingleAsync(i => i.Id == Guid.Parse(invoice.GetProperty("invoice_id").GetString()!)));
+        // Shown to the buyer exactly as BTCPay returned it.
+        Assert.Equal(btcpay.Invoice(stored.ProviderInvoiceId).Methods.Single(m => m.PaymentMethodId == "BTC-LN").Destination, invoice.GetProperty("bolt11").GetString());
+
+        PayAtBtcPay(stored);
+        using (var response = await FakeBtcPayServer.SendWebhookAsync(http, new Uri(satsub.BaseUri, "api/v1/webhooks/btcpay"),
+            btcpay.CreateWebhook("InvoiceSettled", stored.ProviderInvoiceId)))
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var subscriptionUri = $"api/v1/subscriptions/{body.GetProperty("subscription_id").GetString()}";
+        await SatsubServer.EventuallyAsync(async () =>
+            (await http.GetFromJsonAsync<System.Text.Json.JsonElement>(subscriptionUri)).GetProperty("status").GetString() == "active");
+        var referrerView = await http.GetFromJsonAsync<System.Text.Json.JsonElement>($"api/v1/users/{referrer.Id}");
+        Assert.Equal(12_500, referrerView.GetProperty("balance").GetProperty("pending_sats").GetInt64());
     }
 
     [Fact]
