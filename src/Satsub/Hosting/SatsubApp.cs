@@ -6,6 +6,7 @@ using Satsub.Bitcoin;
 using Satsub.Data;
 using Satsub.Payments;
 using Satsub.Payments.Inbox;
+using Satsub.Payouts;
 using Satsub.Plans;
 using Satsub.Settlement;
 using Satsub.Subscriptions;
@@ -40,6 +41,7 @@ public static class SatsubApp
             builder.Services.AddHostedService<DatabaseInitializer>();
             builder.Services.AddPaymentWorkers(builder.Configuration);
             builder.Services.AddHostedService<HoldReleaseWorker>();
+            builder.Services.AddPayoutWorker();
         }
         return builder;
     }
@@ -49,6 +51,7 @@ public static class SatsubApp
         builder.Services.AddSingleton(TimeProvider.System);
         builder.AddData();
         builder.AddPayments();
+        builder.AddPayouts();
 
         builder.Services.AddOptions<AffiliateOptions>().BindConfiguration(AffiliateOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<AffiliateOptions>, AffiliateOptionsValidator>();
