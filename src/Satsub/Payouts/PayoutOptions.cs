@@ -90,7 +90,13 @@ internal sealed class PayoutOptionsValidator(IHostEnvironment environment) : IVa
             failures.Add(Invariant($"Payouts:ReconcileAfterSeconds must be between 1 and 86400 (was {o.ReconcileAfterSeconds})."));
         if (o.IntervalSeconds is < 1 or > 3_600)
             failures.Add(Invariant($"Payouts:IntervalSeconds must be between 1 and 3600 (was {o.IntervalSeconds})."));
-        if (provider == Providers.Lnd.LndPayoutProvider.ProviderName) ValidateLnd(o.Lnd, failures);
+        if (provider == Providers.Lnd.LndPayoutProvider.ProviderName)
+        {
+            ValidateLnd(o.Lnd, failures);
+            // A payout still being sent by a live worker must not look stuck to another instance.
+            if (o.ReconcileAfterSeconds <= o.Lnd.TimeoutSeconds + 5)
+                failures.Add(Invariant($"Payouts:ReconcileAfterSeconds ({o.ReconcileAfterSeconds}) must be more than Payouts:Lnd:TimeoutSeconds + 5 ({o.Lnd.TimeoutSeconds + 5}), so a payment still being sent is never reconciled early."));
+        }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

@@ -151,6 +151,8 @@ public sealed class PayoutService(SatsubDbContext db, TimeProvider clock, IOptio
         var attempt = payout.DestinationType == PayoutDestination.TypeNameOf(PayoutDestinationKind.Onchain)
             ? PayoutAttempt.Sent(Options.Fees == PayoutFeePolicy.Affiliate ? payout.AmountSats - feeSats : payout.AmountSats, feeSats, txid: reference)
             : PayoutAttempt.Sent(Options.Fees == PayoutFeePolicy.Affiliate ? payout.AmountSats - feeSats : payout.AmountSats, feeSats, paymentHash: reference);
+        if (await db.Payouts.AnyAsync(p => p.Id != id && (p.PaymentHash == reference || p.Txid == reference), ct))
+            throw new DomainException("invalid_reference", "This txid or payment hash is already recorded for another payout.", 409);
         var now = clock.GetUtcNow();
         await RetryAsync(() => PayoutBook.CompleteSentAsync(db, id, [PayoutStatus.Approved, PayoutStatus.Sending], attempt, Options.Fees, now, ct), ct);
         payout = await GetAsync(id, ct);

@@ -203,9 +203,11 @@ public abstract class PayoutServiceTests<TFixture>(TFixture fx) : IClassFixture<
         Assert.Equal(11_700, sent.SentSats); // the affiliate fee policy: the fee came out of the payout
         Assert.Equal(new AffiliateBalance(default, new(3_000), new(11_700)), await app.BalanceAsync(affiliate.Id));
         Assert.Equal(300, (await app.AccountAsync(PayoutAccounts.Fees)).Value);
-        // Marking again changes nothing; the export is empty.
+        var other = await app.RequestAsync(affiliate.Id, 3_000);
+        await RefusedAsync(() => app.WithAsync<PayoutService, Payout>(s => s.MarkSentAsync(other.Id, txid, 0, default)), "invalid_reference", 409);
+        // Marking again changes nothing; the export is empty but for the other payout.
         await app.WithAsync<PayoutService, Payout>(s => s.MarkSentAsync(payout.Id, txid, 300, default));
-        Assert.Equal(0, await app.WithAsync<PayoutExport, int>(e => e.WriteCsvAsync(new StringWriter())));
+        Assert.Equal(1, await app.WithAsync<PayoutExport, int>(e => e.WriteCsvAsync(new StringWriter())));
         await app.AssertLedgerBalancedAsync();
     }
 
