@@ -7,6 +7,7 @@ using Satsub.Bitcoin;
 using Satsub.Data;
 using Satsub.Payments;
 using Satsub.Payments.Inbox;
+using Satsub.Payouts;
 using Satsub.Plans;
 using Satsub.Settlement;
 using Satsub.Subscriptions;
@@ -41,6 +42,7 @@ public static class SatsubApp
             builder.Services.AddHostedService<DatabaseInitializer>();
             builder.Services.AddPaymentWorkers(builder.Configuration);
             builder.Services.AddHostedService<HoldReleaseWorker>();
+            builder.Services.AddPayoutWorker();
         }
         return builder;
     }
@@ -50,6 +52,7 @@ public static class SatsubApp
         builder.Services.AddSingleton(TimeProvider.System);
         builder.AddData();
         builder.AddPayments();
+        builder.AddPayouts();
 
         builder.Services.AddOptions<AffiliateOptions>().BindConfiguration(AffiliateOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<AffiliateOptions>, AffiliateOptionsValidator>();

@@ -29,6 +29,17 @@ public sealed class Payout : IVersioned
     public string? PaymentHash { get; set; }
     public string? Txid { get; set; }
     public string? FailureReason { get; set; }
+
+    /// <summary>The BOLT11 actually paid: the destination itself, or the invoice a Lightning Address gave, stored before paying.</summary>
+    public string? Invoice { get; set; }
+
+    /// <summary>What the destination received once sent (the amount, less the fee under the affiliate fee policy).</summary>
+    public long? SentSats { get; set; }
+
+    /// <summary>How many times the payout was claimed for sending; each claim is recorded before the provider is called.</summary>
+    public int Attempts { get; set; }
+
+    public DateTimeOffset? LastAttemptAt { get; set; }
     public DateTimeOffset RequestedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public uint Version { get; set; }
@@ -47,7 +58,11 @@ internal sealed class PayoutConfiguration : IEntityTypeConfiguration<Payout>
         b.Property(p => p.PaymentHash).HasMaxLength(64);
         b.Property(p => p.Txid).HasMaxLength(64);
         b.Property(p => p.FailureReason).HasMaxLength(512);
+        b.Property(p => p.Invoice).HasMaxLength(Lightning.Bolt11Invoice.MaxLength);
+        // One payment hash pays one payout: the same invoice can never be paid out twice.
+        b.HasIndex(p => p.PaymentHash).IsUnique().HasFilter("payment_hash IS NOT NULL");
         b.HasIndex(p => new { p.UserId, p.RequestedAt });
+        b.HasIndex(p => p.RequestedAt);
         b.HasIndex(p => p.Status);
         b.HasOne<User>().WithMany().HasForeignKey(p => p.UserId).OnDelete(DeleteBehavior.Restrict);
     }

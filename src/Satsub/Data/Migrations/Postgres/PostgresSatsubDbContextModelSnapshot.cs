@@ -753,6 +753,10 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasColumnType("bigint")
                         .HasColumnName("amount_sats");
 
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
                     b.Property<string>("Destination")
                         .IsRequired()
                         .HasMaxLength(2048)
@@ -774,6 +778,15 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasColumnType("bigint")
                         .HasColumnName("fee_sats");
 
+                    b.Property<string>("Invoice")
+                        .HasMaxLength(7089)
+                        .HasColumnType("character varying(7089)")
+                        .HasColumnName("invoice");
+
+                    b.Property<DateTimeOffset?>("LastAttemptAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_attempt_at");
+
                     b.Property<string>("PaymentHash")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")
@@ -788,6 +801,10 @@ namespace Satsub.Data.Migrations.Postgres
                     b.Property<DateTimeOffset>("RequestedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("requested_at");
+
+                    b.Property<long?>("SentSats")
+                        .HasColumnType("bigint")
+                        .HasColumnName("sent_sats");
 
                     b.Property<string>("Status")
                         .IsRequired()
@@ -816,6 +833,14 @@ namespace Satsub.Data.Migrations.Postgres
 
                     b.HasKey("Id")
                         .HasName("pk_payouts");
+
+                    b.HasIndex("PaymentHash")
+                        .IsUnique()
+                        .HasDatabaseName("ix_payouts_payment_hash")
+                        .HasFilter("payment_hash IS NOT NULL");
+
+                    b.HasIndex("RequestedAt")
+                        .HasDatabaseName("ix_payouts_requested_at");
 
                     b.HasIndex("Status")
                         .HasDatabaseName("ix_payouts_status");

@@ -733,6 +733,10 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("amount_sats");
 
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempts");
+
                     b.Property<string>("Destination")
                         .IsRequired()
                         .HasMaxLength(2048)
@@ -754,6 +758,15 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("fee_sats");
 
+                    b.Property<string>("Invoice")
+                        .HasMaxLength(7089)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("invoice");
+
+                    b.Property<long?>("LastAttemptAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_attempt_at");
+
                     b.Property<string>("PaymentHash")
                         .HasMaxLength(64)
                         .HasColumnType("TEXT")
@@ -768,6 +781,10 @@ namespace Satsub.Data.Migrations.Sqlite
                     b.Property<long>("RequestedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("requested_at");
+
+                    b.Property<long?>("SentSats")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sent_sats");
 
                     b.Property<string>("Status")
                         .IsRequired()
@@ -795,6 +812,14 @@ namespace Satsub.Data.Migrations.Sqlite
 
                     b.HasKey("Id")
                         .HasName("pk_payouts");
+
+                    b.HasIndex("PaymentHash")
+                        .IsUnique()
+                        .HasDatabaseName("ix_payouts_payment_hash")
+                        .HasFilter("payment_hash IS NOT NULL");
+
+                    b.HasIndex("RequestedAt")
+                        .HasDatabaseName("ix_payouts_requested_at");
 
                     b.HasIndex("Status")
                         .HasDatabaseName("ix_payouts_status");

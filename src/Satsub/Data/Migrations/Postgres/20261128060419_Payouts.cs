@@ -1,0 +1,81 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Satsub.Data.Migrations.Postgres
+{
+    /// <inheritdoc />
+    public partial class Payouts : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<int>(
+                name: "attempts",
+                table: "payouts",
+                type: "integer",
+                nullable: false,
+                defaultValue: 0);
+
+            migrationBuilder.AddColumn<string>(
+                name: "invoice",
+                table: "payouts",
+                type: "character varying(7089)",
+                maxLength: 7089,
+                nullable: true);
+
+            migrationBuilder.AddColumn<DateTimeOffset>(
+                name: "last_attempt_at",
+                table: "payouts",
+                type: "timestamp with time zone",
+                nullable: true);
+
+            migrationBuilder.AddColumn<long>(
+                name: "sent_sats",
+                table: "payouts",
+                type: "bigint",
+                nullable: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_payouts_payment_hash",
+                table: "payouts",
+                column: "payment_hash",
+                unique: true,
+                filter: "payment_hash IS NOT NULL");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_payouts_requested_at",
+                table: "payouts",
+                column: "requested_at");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropIndex(
+                name: "ix_payouts_payment_hash",
+                table: "payouts");
+
+            migrationBuilder.DropIndex(
+                name: "ix_payouts_requested_at",
+                table: "payouts");
+
+            migrationBuilder.DropColumn(
+                name: "attempts",
+                table: "payouts");
+
+            migrationBuilder.DropColumn(
+                name: "invoice",
+                table: "payouts");
+
+            migrationBuilder.DropColumn(
+                name: "last_attempt_at",
+                table: "payouts");
+
+            migrationBuilder.DropColumn(
+                name: "sent_sats",
+                table: "payouts");
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Satsub.Payouts.LightningAddress;
+using Satsub.Payouts.Providers.Lnd;
+using Satsub.Payouts.Providers.Manual;
+using Satsub.Payouts.Providers.Sandbox;
+
+namespace Satsub.Payouts;
+
+public static class PayoutsModule
+{
+    public static readonly IReadOnlyList<string> ProviderNames = [SandboxPayoutProvider.ProviderName, ManualPayoutProvider.ProviderName, LndPayoutProvider.ProviderName];
+
+    /// <summary>
+    /// Registers <c>Payouts</c> (validated at start; the provider defaults to <c>sandbox</c> in Development and
+    /// <c>manual</c> elsewhere), the providers, <see cref="PayoutService"/>, <see cref="PayoutProcessor"/>,
+    /// <see cref="PayoutExport"/> and the Lightning Address client. The worker is <see cref="AddPayoutWorker"/>.
+    /// </summary>
+    public static IHostApplicationBuilder AddPayouts(this IHostApplicationBuilder builder)
+    {
+        var defaultProvider = builder.Environment.IsDevelopment() ? SandboxPayoutProvider.ProviderName : ManualPayoutProvider.ProviderName;
+        var services = builder.Services;
+        services.AddOptions<PayoutOptions>().BindConfiguration(PayoutOptions.Section)
+            .PostConfigure(o => o.Provider = PayoutOptions.Normalize(o.Provider) ?? defaultProvider)
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PayoutOptions>, PayoutOptionsValidator>());
+        builder.AddLightningAddressPayouts();
+        services.AddSingleton<IPayoutProvider, SandboxPayoutProvider>();
+        services.AddSingleton<IPayoutProvider, ManualPayoutProvider>();
+        services.AddSingleton<IPayoutProvider, LndPayoutProvider>();
+        services.AddScoped<PayoutService>();
+        services.AddScoped<PayoutProcessor>();
+        services.AddScoped<PayoutExport>();
+        return builder;
+    }
+
+    public static IServiceCollection AddPayoutWorker(this IServiceCollection services) => services.AddHostedService<PayoutWorker>();
+}
