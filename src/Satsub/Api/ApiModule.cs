@@ -18,6 +18,8 @@ using Satsub.Subscriptions;
 using Satsub.Users;
 using Scalar.AspNetCore;
 
+using Satsub.Payouts;
+
 namespace Satsub.Api;
 
 /// <summary>
@@ -153,6 +155,7 @@ public static class ApiModule
         api.MapAdminApi();
         api.MapPlansAdminApi();
         api.MapApiKeysApi();
+        api.MapPayoutsApi();
         return app;
     }
 

@@ -61,8 +61,11 @@ public sealed class RefundService(SatsubDbContext db, TimeProvider clock, ILogge
         foreach (var e in sale)
         {
             var account = e.Account;
-            if (commission is not null && account == Accounts.AffiliatePending(commission.AffiliateId) && commission.State != CommissionState.Pending)
+            var isCommission = commission is not null
+                && (account == Accounts.AffiliatePending(commission.AffiliateId) || account == Accounts.AffiliateAvailable(commission.AffiliateId));
+            if (isCommission && !(commission!.State == CommissionState.Pending && account == Accounts.AffiliatePending(commission.AffiliateId)))
             {
+                // Released (or never held, with Affiliate:HoldDays = 0): the affiliate could already withdraw it.
                 account = Accounts.AffiliateAvailable(commission.AffiliateId);
                 clawback = true;
             }
