@@ -5,6 +5,7 @@ using Satsub.Api;
 using Satsub.ApiKeys;
 using Satsub.Bitcoin;
 using Satsub.Data;
+using Satsub.Integrations.Webhooks;
 using Satsub.Payments;
 using Satsub.Payments.Inbox;
 using Satsub.Plans;
@@ -41,6 +42,7 @@ public static class SatsubApp
             builder.Services.AddHostedService<DatabaseInitializer>();
             builder.Services.AddPaymentWorkers(builder.Configuration);
             builder.Services.AddHostedService<HoldReleaseWorker>();
+            builder.AddOutgoingWebhookWorkers();
         }
         return builder;
     }
@@ -67,6 +69,7 @@ public static class SatsubApp
         builder.Services.AddScoped<PlanCatalog>();
         builder.Services.AddScoped<ApiKeyService>();
 
+        builder.AddOutgoingWebhooks();
         builder.AddSatsubApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         return builder;
@@ -80,6 +83,7 @@ public static class SatsubApp
         app.MapPaymentWebhooks();
         app.MapInvoiceQr();
         app.MapSatsubApi();
+        app.MapOutgoingWebhooksApi();
         return app;
     }
 
