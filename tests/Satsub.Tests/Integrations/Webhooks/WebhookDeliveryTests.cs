@@ -208,6 +208,22 @@ public abstract class WebhookDeliveryTests<TFixture>(TFixture fx) : IClassFixtur
     }
 
     [Fact]
+    public async Task ConcurrentSenders_SendEachDueDeliveryOnce()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var endpoint = await AddEndpointAsync(receiver.Url, "user.registered");
+        const int users = 25;
+        for (var i = 0; i < users; i++) await App.RegisterAsync();
+        await DispatchAsync();
+
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(async () => { while (await SendAsync() > 0) { } })));
+
+        Assert.Equal(users, receiver.Received.Count);
+        Assert.Equal(users, receiver.Received.Select(r => r.Id).Distinct().Count());
+        Assert.All(await DeliveriesAsync(endpoint.Id), d => Assert.Equal((WebhookDeliveryStatus.Succeeded, 1), (d.Status, d.Attempts)));
+    }
+
+    [Fact]
     public async Task Dispatcher_CompletesEventsNoConsumerHandles()
     {
         await App.DbAsync(db =>
