@@ -36,6 +36,8 @@ public abstract class SatsubDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<Satsub.Operations.AdminFlag> AdminFlags => Set<Satsub.Operations.AdminFlag>();
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+    public DbSet<Satsub.Integrations.Webhooks.WebhookEndpoint> WebhookEndpoints => Set<Satsub.Integrations.Webhooks.WebhookEndpoint>();
+    public DbSet<Satsub.Integrations.Webhooks.WebhookDelivery> WebhookDeliveries => Set<Satsub.Integrations.Webhooks.WebhookDelivery>();
 
     public abstract bool IsPostgres { get; }
 

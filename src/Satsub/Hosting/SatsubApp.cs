@@ -5,6 +5,7 @@ using Satsub.Api;
 using Satsub.ApiKeys;
 using Satsub.Bitcoin;
 using Satsub.Data;
+using Satsub.Integrations.Webhooks;
 using Satsub.Payments;
 using Satsub.Payments.Inbox;
 using Satsub.Payouts;
@@ -43,6 +44,7 @@ public static class SatsubApp
             builder.Services.AddPaymentWorkers(builder.Configuration);
             builder.Services.AddHostedService<HoldReleaseWorker>();
             builder.Services.AddPayoutWorker();
+            builder.AddOutgoingWebhookWorkers();
         }
         return builder;
     }
@@ -70,6 +72,7 @@ public static class SatsubApp
         builder.Services.AddScoped<PlanCatalog>();
         builder.Services.AddScoped<ApiKeyService>();
 
+        builder.AddOutgoingWebhooks();
         builder.AddSatsubApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         return builder;
@@ -83,6 +86,7 @@ public static class SatsubApp
         app.MapPaymentWebhooks();
         app.MapInvoiceQr();
         app.MapSatsubApi();
+        app.MapOutgoingWebhooksApi();
         return app;
     }
 

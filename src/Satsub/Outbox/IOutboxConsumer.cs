@@ -1,0 +1,15 @@
+using Satsub.Data;
+
+namespace Satsub.Outbox;
+
+/// <summary>
+/// Something the outbox dispatcher hands each event to (outgoing webhooks, the Telegram sender…). It runs inside
+/// the dispatcher's short transaction that also marks the message completed, so what it writes must be idempotent
+/// (a natural unique key plus <c>ON CONFLICT DO NOTHING</c>) and quick: queue work, do not do it here.
+/// </summary>
+public interface IOutboxConsumer
+{
+    bool Handles(string type);
+
+    Task ConsumeAsync(OutboxMessage message, SatsubDbContext db, CancellationToken ct);
+}

@@ -1,0 +1,100 @@
+using Microsoft.EntityFrameworkCore;
+using Satsub.Data;
+using Satsub.Hosting;
+
+namespace Satsub.Outbox;
+
+/// <summary>
+/// Hands committed outbox events to every <see cref="IOutboxConsumer"/> that handles their type, then marks them
+/// completed. One message per short transaction: on PostgreSQL the row is claimed with <c>FOR UPDATE SKIP LOCKED</c>,
+/// so any number of instances share the work and none sees a row another is handling; on SQLite one process
+/// writes at a time. Consumers write idempotently, so a crash between their write and the commit repeats nothing.
+/// </summary>
+public sealed class OutboxDispatcher(SatsubDbContext db, IEnumerable<IOutboxConsumer> consumers, TimeProvider clock, ILogger<OutboxDispatcher> logger)
+{
+    private const int BatchSize = 100;
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(10);
+    private readonly IOutboxConsumer[] consumers = consumers.ToArray();
+
+    /// <summary>Dispatches due messages (at most a batch); returns how many were completed.</summary>
+    public async Task<int> DispatchDueAsync(CancellationToken ct)
+    {
+        var done = 0;
+        for (var i = 0; i < BatchSize; i++)
+        {
+            var outcome = await DispatchOneAsync(ct);
+            if (outcome is null) break;
+            if (outcome.Value) done++;
+        }
+        return done;
+    }
+
+    /// <summary>Null when nothing is due; otherwise whether the claimed message was completed.</summary>
+    private async Task<bool?> DispatchOneAsync(CancellationToken ct)
+    {
+        db.ChangeTracker.Clear();
+        var now = clock.GetUtcNow();
+        OutboxMessage? message;
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            message = await ClaimAsync(now, ct);
+            if (message is null) return null;
+            try
+            {
+                foreach (var consumer in consumers)
+                {
+                    if (consumer.Handles(message.Type)) await consumer.ConsumeAsync(message, db, ct);
+                }
+                message.CompletedAt = now;
+                message.LastError = null;
+                await db.SaveChangesAsync(ct);
+                await tx.CommitAsync(ct);
+                return true;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                await tx.RollbackAsync(CancellationToken.None);
+                logger.LogWarning("Outbox message {MessageId} ({Type}) failed to dispatch: {Error}", message.Id, message.Type, ex.GetType().Name);
+                var lastError = ex.GetType().Name;
+                var attempts = message.Attempts + 1;
+                var backoff = TimeSpan.FromSeconds(Math.Min(MaxBackoff.TotalSeconds, Math.Pow(2, Math.Min(attempts, 20))));
+                var id = message.Id;
+                db.ChangeTracker.Clear();
+                await db.OutboxMessages.Where(m => m.Id == id).ExecuteUpdateAsync(s => s
+                    .SetProperty(m => m.Attempts, attempts)
+                    .SetProperty(m => m.AvailableAt, now + backoff)
+                    .SetProperty(m => m.LastError, lastError), CancellationToken.None);
+                return false;
+            }
+        }
+    }
+
+    private async Task<OutboxMessage?> ClaimAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        if (db.IsPostgres)
+        {
+            return (await db.OutboxMessages.FromSqlRaw(
+                    "SELECT * FROM outbox_messages WHERE completed_at IS NULL AND available_at <= {0} " +
+                    "ORDER BY available_at, id LIMIT 1 FOR UPDATE SKIP LOCKED", db.Time(now))
+                .AsTracking().ToListAsync(ct)).FirstOrDefault();
+        }
+        return await db.OutboxMessages.Where(m => m.CompletedAt == null && m.AvailableAt <= now)
+            .OrderBy(m => m.AvailableAt).ThenBy(m => m.Id).FirstOrDefaultAsync(ct);
+    }
+}
+
+/// <summary>Runs the <see cref="OutboxDispatcher"/> every couple of seconds (woken early by <see cref="PeriodicJob.Wake"/>).</summary>
+public sealed class OutboxDispatcherWorker(IServiceScopeFactory scopes, TimeProvider clock, ILogger<OutboxDispatcherWorker> logger)
+    : PeriodicJob(scopes, clock, logger)
+{
+    /// <summary>Called after a batch was dispatched (the webhook sender wakes here).</summary>
+    public event Action? Dispatched;
+
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(2);
+
+    protected override async Task RunOnceAsync(IServiceProvider services, CancellationToken ct)
+    {
+        var done = await services.GetRequiredService<OutboxDispatcher>().DispatchDueAsync(ct);
+        if (done > 0) Dispatched?.Invoke();
+    }
+}
