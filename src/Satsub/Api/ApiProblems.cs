@@ -37,6 +37,7 @@ public static class ApiProblems
         ("username_taken", 409, "The username is already registered on that platform."),
         ("plan_exists", 409, "A plan with that code exists."),
         ("plan_from_configuration", 409, "The plan is defined in configuration, which wins at every start: edit the configuration."),
+        ("invoice_not_settled", 409, "Only a settled invoice can be refunded."),
         ("idempotency_in_progress", 409, "A request with the same Idempotency-Key is still being processed."),
         ("payload_too_large", 413, "The body is too large."),
         ("unsupported_media_type", 415, "Send `Content-Type: application/json`."),
