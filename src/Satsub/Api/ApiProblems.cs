@@ -42,6 +42,7 @@ public static class ApiProblems
         ("daily_cap_reached", 409, "Payouts today would exceed `Payouts:DailyCapSats`, the hot wallet's daily exposure."),
         ("destination_used", 409, "That BOLT11 invoice was already used for another payout."),
         ("invalid_payout_state", 409, "The payout is not in a state that allows this action."),
+        ("invoice_not_settled", 409, "Only a settled invoice can be refunded."),
         ("idempotency_in_progress", 409, "A request with the same Idempotency-Key is still being processed."),
         ("payload_too_large", 413, "The body is too large."),
         ("unsupported_media_type", 415, "Send `Content-Type: application/json`."),

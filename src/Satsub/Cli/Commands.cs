@@ -5,10 +5,11 @@ using Satsub.ApiKeys;
 using Satsub.Common;
 using Satsub.Hosting;
 using Satsub.Plans;
+using Satsub.Refunds;
 
 namespace Satsub.Cli;
 
-/// <summary><c>satsub [serve] | migrate | plans list | apikey create|list|revoke</c>.</summary>
+/// <summary><c>satsub [serve] | migrate | plans list | apikey create|list|revoke | refund</c>.</summary>
 public static class Commands
 {
     public static RootCommand Build()
@@ -41,7 +42,30 @@ public static class Commands
         root.Subcommands.Add(plans);
 
         root.Subcommands.Add(ApiKeyCommand());
+        root.Subcommands.Add(RefundCommand());
         return root;
+    }
+
+    private static Command RefundCommand()
+    {
+        var invoice = new Argument<Guid>("invoice-id") { Description = "The settled invoice to refund." };
+        var reason = new Option<string>("--reason") { Description = "Why (kept with the refund).", Required = true };
+        var refund = new Command("refund", "Record the refund of a settled sale: takes back its period and reverses the affiliate's commission. Safe to repeat.") { invoice, reason };
+        refund.SetAction((parse, ct) => WithServicesAsync(true, async (sp, c) =>
+        {
+            var text = parse.GetValue(reason)!.Trim();
+            if (text.Length is 0 or > 500)
+            {
+                Console.Error.WriteLine("satsub: --reason is 1-500 characters.");
+                return 1;
+            }
+            var r = await sp.GetRequiredService<RefundService>().RefundAsync(parse.GetValue(invoice), text, c);
+            Console.Error.WriteLine(r.Replayed ? $"Invoice {r.InvoiceId:D} was already refunded." : $"Refunded invoice {r.InvoiceId:D}.");
+            Console.WriteLine("refund_id\tinvoice_id\tamount_sats\tcommission_reversed_sats\tclawed_back");
+            Console.WriteLine($"{r.RefundId:D}\t{r.InvoiceId:D}\t{r.Amount.Value}\t{r.CommissionReversed.Value}\t{(r.ClawedBack ? "yes" : "no")}");
+            return 0;
+        }, ct));
+        return refund;
     }
 
     private static Command ApiKeyCommand()

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Satsub.Affiliates;
+using Satsub.Affiliates.Rating;
 using Satsub.Api;
 using Satsub.ApiKeys;
 using Satsub.Bitcoin;
@@ -10,6 +11,7 @@ using Satsub.Payments;
 using Satsub.Payments.Inbox;
 using Satsub.Payouts;
 using Satsub.Plans;
+using Satsub.Refunds;
 using Satsub.Settlement;
 using Satsub.Subscriptions;
 using Satsub.Users;
@@ -63,7 +65,12 @@ public static class SatsubApp
         builder.Services.AddOptions<PlansOptions>().BindConfiguration(PlansOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<PlansOptions>, PlansOptionsValidator>();
 
+        builder.Services.AddOptions<RatingOptions>().BindConfiguration(RatingOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<RatingOptions>, RatingOptionsValidator>();
+
         builder.Services.AddSingleton<CommissionRates>();
+        builder.Services.AddScoped<Leaderboard>();
+        builder.Services.AddScoped<AffiliateProfile>();
         builder.Services.AddScoped<HoldRelease>();
         builder.Services.AddScoped<Refunds.RefundService>();
         builder.Services.AddScoped<SettlementService>();
@@ -87,6 +94,10 @@ public static class SatsubApp
         app.MapInvoiceQr();
         app.MapSatsubApi();
         app.MapOutgoingWebhooksApi();
+        var api = app.MapGroup("/api/v1").RequireRateLimiting(ApiModule.RateLimitPolicy);
+        api.MapLeaderboardApi();
+        api.MapCommissionsApi();
+        api.MapRefundsApi();
         return app;
     }
 

@@ -152,6 +152,8 @@ public sealed class SettlementService(
 
         QueueEffects(invoice, subscription, split, buyer.ReferrerId, renewal, now);
         await db.SaveChangesAsync(ct);
+        if (buyer.ReferrerId is { } referrer && rate is { } rateBefore)
+            await TierUps.QueueIfRaisedAsync(db, rates, referrer, rateBefore, invoice.Id, now, ct);
         if (inSameTransaction is not null) await inSameTransaction(db, ct);
         await tx.CommitAsync(ct);
 

@@ -10,6 +10,8 @@ namespace Satsub.Users;
 /// </summary>
 public sealed class User : IVersioned
 {
+    public const int DisplayNameMaxLength = 32;
+
     private User() { }
 
     public User(Guid id, string platform, string? externalId, string? username, string referralCode, Guid? referrerId, DateTimeOffset createdAt)
@@ -33,6 +35,8 @@ public sealed class User : IVersioned
     public string ReferralCode { get; private set; } = "";
     public DateTimeOffset CreatedAt { get; private set; }
     public bool HiddenFromLeaderboard { get; set; }
+    /// <summary>The name shown on the leaderboard, chosen by the user; without it a pseudonym is shown, never the username.</summary>
+    public string? DisplayName { get; set; }
     public string? PayoutDestination { get; set; }
     public DateTimeOffset? ErasedAt { get; private set; }
     public uint Version { get; set; }
@@ -41,6 +45,7 @@ public sealed class User : IVersioned
     public void Erase(DateTimeOffset at)
     {
         Username = null;
+        DisplayName = null;
         ExternalId = null;
         PayoutDestination = null;
         ErasedAt = at;
@@ -57,6 +62,7 @@ internal sealed class UserConfiguration : IEntityTypeConfiguration<User>
         b.Property(u => u.ExternalId).HasMaxLength(128);
         b.Property(u => u.Username).HasMaxLength(64);
         b.Property(u => u.Language).HasMaxLength(16);
+        b.Property(u => u.DisplayName).HasMaxLength(User.DisplayNameMaxLength);
         b.Property(u => u.ReferralCode).HasMaxLength(32).IsRequired();
         b.Property(u => u.PayoutDestination).HasMaxLength(2048);
         b.HasIndex(u => u.ReferralCode).IsUnique();

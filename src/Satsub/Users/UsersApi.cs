@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using Satsub.Admin;
+using Satsub.Affiliates;
+using Satsub.Affiliates.Rating;
 using Satsub.Api;
 using Satsub.Api.Idempotency;
 using Satsub.Data;
@@ -44,8 +46,24 @@ public sealed record UserProfile(
     [property: Description("Commission earned in all: pending + available + paid out.")] long EarningsTotalSats,
     ReferralCounts Referrals,
     IReadOnlyList<ActiveSubscription> Subscriptions,
-    [property: Description("The affiliate tier; null until tiers are configured.")] string? Tier,
-    [property: Description("Rank on the leaderboard; null until the leaderboard exists.")] int? Rank);
+    [property: Description("The affiliate tier reached and the next one; null when no tiers are configured.")] TierView? Tier,
+    [property: Description("Place on the all-time leaderboard; null without paying referrals or when hidden.")] int? Rank,
+    [property: Description("The name shown on the leaderboard; null: a pseudonym is shown.")] string? DisplayName,
+    bool HiddenFromLeaderboard);
+
+public sealed record TierView(
+    [property: Description("The tier reached; null below the first tier.")] string? Name,
+    [property: Description("The bonus on top of the base rate, in basis points.")] int BonusBps,
+    [property: Description("The next tier and what is missing to reach it; null at the top.")] NextTierView? Next);
+
+public sealed record NextTierView(
+    string Name,
+    [property: Description("Paying referred customers still needed (tiers by customers).")] int? RemainingPayingCustomers,
+    [property: Description("Referred sales still needed, in sats (tiers by sales).")] long? RemainingSalesSats);
+
+public sealed record UpdateUserRequest(
+    [property: Description("The name shown on the leaderboard (1-32 characters); an empty string removes it and a pseudonym is shown.")] string? DisplayName,
+    [property: Description("True leaves the user out of the leaderboard.")] bool? HiddenFromLeaderboard);
 
 public sealed record ReferralItem(string UserId, string? Username, string Platform, DateTimeOffset CreatedAt, bool Paying);
 
@@ -69,6 +87,10 @@ public static class UsersApi
             .ProducesProblem(404);
         users.MapGet("/{user_id}/referrals", ReferralsAsync)
             .WithSummary("The users this user referred directly, paged")
+            .ProducesProblem(400).ProducesProblem(404);
+        users.MapPatch("/{user_id}", UpdateAsync)
+            .WithSummary("Set the user's leaderboard display name or hide them")
+            .WithDescription("`display_name` (absent: unchanged; empty: removed) and `hidden_from_leaderboard` (absent: unchanged). Answers the profile.")
             .ProducesProblem(400).ProducesProblem(404);
         users.MapDelete("/{user_id}", EraseAsync)
             .WithSummary("Erase a user's personal data")
@@ -104,7 +126,7 @@ public static class UsersApi
 
     private static async Task<Results<Ok<UserProfile>, ValidationProblem, ProblemHttpResult>> FindAsync(
         [FromQuery] string? platform, [FromQuery(Name = "external_id")] string? externalId, [FromQuery] string? username,
-        ClaimsPrincipal caller, SatsubDbContext db, ReferralLinks links, TimeProvider clock, HttpRequest request, CancellationToken ct)
+        ClaimsPrincipal caller, SatsubDbContext db, ReferralLinks links, TimeProvider clock, AffiliateProfile affiliate, HttpRequest request, CancellationToken ct)
     {
         var errors = new FieldErrors();
         platform = errors.Text("platform", platform, 32, required: true)?.ToLowerInvariant();
@@ -117,15 +139,15 @@ public static class UsersApi
         var query = db.Users.AsNoTracking().Where(u => u.Platform == platform && u.ErasedAt == null);
         query = externalId is not null ? query.Where(u => u.ExternalId == externalId) : query.Where(u => u.Username == username);
         var user = await query.OrderBy(u => u.CreatedAt).FirstOrDefaultAsync(ct);
-        return user is null ? UserNotFound() : TypedResults.Ok(await ProfileAsync(db, user, links, clock, request, ct));
+        return user is null ? UserNotFound() : TypedResults.Ok(await ProfileAsync(db, user, links, clock, affiliate, request, ct));
     }
 
     private static async Task<Results<Ok<UserProfile>, ProblemHttpResult>> GetAsync(
         [FromRoute(Name = "user_id")] string userId, ClaimsPrincipal caller, SatsubDbContext db, ReferralLinks links, TimeProvider clock,
-        HttpRequest request, CancellationToken ct)
+        AffiliateProfile affiliate, HttpRequest request, CancellationToken ct)
     {
         var user = await FindVisibleAsync(db, caller, userId, ct);
-        return user is null ? UserNotFound() : TypedResults.Ok(await ProfileAsync(db, user, links, clock, request, ct));
+        return user is null ? UserNotFound() : TypedResults.Ok(await ProfileAsync(db, user, links, clock, affiliate, request, ct));
     }
 
     private static async Task<Results<Ok<Page<ReferralItem>>, ValidationProblem, ProblemHttpResult>> ReferralsAsync(
@@ -181,7 +203,27 @@ public static class UsersApi
 
     public static ProblemHttpResult UserNotFound() => ApiProblems.NotFound("user_not_found", "No such user.");
 
-    private static async Task<UserProfile> ProfileAsync(SatsubDbContext db, User user, ReferralLinks links, TimeProvider clock, HttpRequest request, CancellationToken ct)
+    private static async Task<Results<Ok<UserProfile>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
+        [FromRoute(Name = "user_id")] string userId, UpdateUserRequest body, ClaimsPrincipal caller, SatsubDbContext db, ReferralLinks links,
+        TimeProvider clock, AffiliateProfile affiliate, HttpRequest request, CancellationToken ct)
+    {
+        var errors = new FieldErrors();
+        var displayName = errors.Text("display_name", body.DisplayName, User.DisplayNameMaxLength);
+        if (displayName is not null && Pseudonyms.LooksLikePseudonym(displayName))
+            errors.Add("display_name", "must not look like a pseudonym (\"Affiliate 1A2B3C\").");
+        if (errors.Any) return ApiProblems.Validation(errors.ToDictionary());
+        var visible = await FindVisibleAsync(db, caller, userId, ct);
+        if (visible is null) return UserNotFound();
+
+        var user = await db.Users.SingleAsync(u => u.Id == visible.Id, ct);
+        if (body.DisplayName is not null) user.DisplayName = displayName;
+        if (body.HiddenFromLeaderboard is { } hidden) user.HiddenFromLeaderboard = hidden;
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Ok(await ProfileAsync(db, user, links, clock, affiliate, request, ct));
+    }
+
+    private static async Task<UserProfile> ProfileAsync(SatsubDbContext db, User user, ReferralLinks links, TimeProvider clock, AffiliateProfile affiliate,
+        HttpRequest request, CancellationToken ct)
     {
         var balance = await LedgerBook.AffiliateBalanceAsync(db, user.Id, ct);
         var referred = await db.Users.CountAsync(u => u.ReferrerId == user.Id, ct);
@@ -199,8 +241,10 @@ public static class UsersApi
             balance.Earned.Value,
             new ReferralCounts(referred, paying),
             active.Select(s => new ActiveSubscription(Id(s.Id), s.PlanCode, EnumNames.ToSnake(s.Status), s.StartsAt, s.ExpiresAt)).ToList(),
-            Tier: null,
-            Rank: null);
+            await affiliate.TierAsync(user.Id, ct),
+            await affiliate.RankAsync(user, ct),
+            user.DisplayName,
+            user.HiddenFromLeaderboard);
     }
 
     private static string Id(Guid id) => id.ToString("D", CultureInfo.InvariantCulture);

@@ -11,6 +11,7 @@ public sealed class AuthorizationMatrixFactory : ApiFactory
     public string ErasableUserId { get; private set; } = "";
     public string SubscriptionId { get; private set; } = "";
     public string InvoiceId { get; private set; } = "";
+    public string RefundableInvoiceId { get; private set; } = "";
     public string EditablePlan { get; private set; } = "";
     public string DeactivatablePlan { get; private set; } = "";
     public string RevocableKeyId { get; private set; } = "";
@@ -26,6 +27,9 @@ public sealed class AuthorizationMatrixFactory : ApiFactory
         var sub = await BuyAsync(UserId);
         SubscriptionId = sub.Str("subscription_id");
         InvoiceId = sub.GetProperty("invoice").Str("invoice_id");
+        var refundable = await BuyAsync((await RegisterAsync("website")).Str("user_id"));
+        RefundableInvoiceId = refundable.GetProperty("invoice").Str("invoice_id");
+        await SettleAsync(RefundableInvoiceId);
         EditablePlan = await PlanAsync();
         DeactivatablePlan = await PlanAsync();
         var key = await (await Admin().PostAsync("/api/v1/admin/api-keys", Http.Json(new { name = "revocable", scopes = "website" }))).AssertStatusAsync(201);
@@ -64,11 +68,15 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixFactory app) : I
         ["GET /users?platform&username"] = new("GET", f => $"/api/v1/users?platform=website&username={f.Username}", _ => null, Access.WebsiteUser),
         ["GET /users/{id}"] = new("GET", f => $"/api/v1/users/{f.UserId}", _ => null, Access.WebsiteUser),
         ["GET /users/{id}/referrals"] = new("GET", f => $"/api/v1/users/{f.UserId}/referrals", _ => null, Access.WebsiteUser),
+        ["PATCH /users/{id}"] = new("PATCH", f => $"/api/v1/users/{f.UserId}", _ => new { display_name = "Matrix" }, Access.WebsiteUser),
+        ["GET /users/{id}/commissions"] = new("GET", f => $"/api/v1/users/{f.UserId}/commissions", _ => null, Access.WebsiteUser),
+        ["GET /leaderboard"] = new("GET", _ => "/api/v1/leaderboard?period=month", _ => null, Access.AnyKey),
         ["DELETE /users/{id}"] = new("DELETE", f => $"/api/v1/users/{f.ErasableUserId}", _ => null, Access.WebsiteUser),
         ["GET /subscriptions/types"] = new("GET", _ => "/api/v1/subscriptions/types", _ => null, Access.AnyKey),
         ["POST /subscriptions"] = new("POST", _ => "/api/v1/subscriptions", f => new { user_id = f.UserId, subscription_type = "basic", payment_data = new { method = "lightning" } }, Access.WebsiteUser),
         ["GET /subscriptions/{id}"] = new("GET", f => $"/api/v1/subscriptions/{f.SubscriptionId}", _ => null, Access.WebsiteUser),
         ["POST /admin/invoices/{id}/settle"] = new("POST", f => $"/api/v1/admin/invoices/{f.InvoiceId}/settle", _ => null, Access.Admin),
+        ["POST /admin/invoices/{id}/refund"] = new("POST", f => $"/api/v1/admin/invoices/{f.RefundableInvoiceId}/refund", _ => new { reason = "matrix" }, Access.Admin),
         ["GET /admin/stats"] = new("GET", _ => "/api/v1/admin/stats", _ => null, Access.Admin),
         ["GET /admin/audit"] = new("GET", _ => "/api/v1/admin/audit", _ => null, Access.Admin),
         ["GET /admin/plans"] = new("GET", _ => "/api/v1/admin/plans", _ => null, Access.Admin),

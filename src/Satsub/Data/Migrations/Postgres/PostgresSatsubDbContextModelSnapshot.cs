@@ -1158,6 +1158,11 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<string>("DisplayName")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("display_name");
+
                     b.Property<DateTimeOffset?>("ErasedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("erased_at");

@@ -1136,6 +1136,11 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_at");
 
+                    b.Property<string>("DisplayName")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("display_name");
+
                     b.Property<long?>("ErasedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("erased_at");
