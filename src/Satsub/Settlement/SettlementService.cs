@@ -169,8 +169,8 @@ public sealed class SettlementService(
         // the transaction nor adds a row.
         var at = db.Time(now);
         await db.Database.ExecuteSqlRawAsync(
-            "INSERT INTO payment_events (provider, event_id, invoice_id, kind, received_at, processed_at, outcome) " +
-            "VALUES ({0}, {1}, {2}, {3}, {4}, {4}, 'settle') ON CONFLICT (provider, event_id) DO NOTHING",
+            "INSERT INTO payment_events (provider, event_id, invoice_id, kind, received_at, processed_at, outcome, attempts) " +
+            "VALUES ({0}, {1}, {2}, {3}, {4}, {4}, 'settle', 1) ON CONFLICT (provider, event_id) DO NOTHING",
             [evidence.Provider, evidence.EventId, invoiceId, evidence.Kind, at], ct);
     }
 

@@ -12,6 +12,24 @@ namespace Satsub.Data.Migrations.Sqlite
         protected override void Up(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.CreateTable(
+                name: "admin_flags",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    kind = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    dedupe_key = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    subject = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    detail = table.Column<string>(type: "TEXT", maxLength: 2000, nullable: false),
+                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    resolved_at = table.Column<long>(type: "INTEGER", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_admin_flags", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "api_keys",
                 columns: table => new
                 {
@@ -27,6 +45,48 @@ namespace Satsub.Data.Migrations.Sqlite
                 constraints: table =>
                 {
                     table.PrimaryKey("pk_api_keys", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "audit_log",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    api_key_id = table.Column<Guid>(type: "TEXT", nullable: true),
+                    api_key_name = table.Column<string>(type: "TEXT", maxLength: 100, nullable: true),
+                    action = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    target = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
+                    details = table.Column<string>(type: "TEXT", maxLength: 1024, nullable: true),
+                    remote_ip = table.Column<string>(type: "TEXT", maxLength: 64, nullable: true),
+                    at = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_audit_log", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "idempotency_records",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    api_key_id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    key = table.Column<string>(type: "TEXT", maxLength: 255, nullable: false),
+                    method = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
+                    path = table.Column<string>(type: "TEXT", maxLength: 512, nullable: false),
+                    request_hash = table.Column<byte[]>(type: "BLOB", maxLength: 32, nullable: false),
+                    status_code = table.Column<int>(type: "INTEGER", nullable: true),
+                    content_type = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
+                    location = table.Column<string>(type: "TEXT", maxLength: 512, nullable: true),
+                    response_body = table.Column<byte[]>(type: "BLOB", nullable: true),
+                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    completed_at = table.Column<long>(type: "INTEGER", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_idempotency_records", x => x.id);
                 });
 
             migrationBuilder.CreateTable(
@@ -75,7 +135,10 @@ namespace Satsub.Data.Migrations.Sqlite
                     provider = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
                     event_id = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
                     invoice_id = table.Column<Guid>(type: "TEXT", nullable: true),
+                    provider_invoice_id = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
                     kind = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    attempts = table.Column<int>(type: "INTEGER", nullable: false),
+                    next_attempt_at = table.Column<long>(type: "INTEGER", nullable: true),
                     received_at = table.Column<long>(type: "INTEGER", nullable: false),
                     processed_at = table.Column<long>(type: "INTEGER", nullable: true),
                     outcome = table.Column<string>(type: "TEXT", maxLength: 256, nullable: true)
@@ -109,6 +172,20 @@ namespace Satsub.Data.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateTable(
+                name: "provider_cursors",
+                columns: table => new
+                {
+                    provider = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
+                    name = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    value = table.Column<string>(type: "TEXT", maxLength: 256, nullable: false),
+                    updated_at = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_provider_cursors", x => new { x.provider, x.name });
+                });
+
+            migrationBuilder.CreateTable(
                 name: "users",
                 columns: table => new
                 {
@@ -121,6 +198,7 @@ namespace Satsub.Data.Migrations.Sqlite
                     referral_code = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
                     created_at = table.Column<long>(type: "INTEGER", nullable: false),
                     hidden_from_leaderboard = table.Column<bool>(type: "INTEGER", nullable: false),
+                    display_name = table.Column<string>(type: "TEXT", maxLength: 32, nullable: true),
                     payout_destination = table.Column<string>(type: "TEXT", maxLength: 2048, nullable: true),
                     erased_at = table.Column<long>(type: "INTEGER", nullable: true),
                     version = table.Column<uint>(type: "INTEGER", nullable: false)
@@ -135,6 +213,23 @@ namespace Satsub.Data.Migrations.Sqlite
                         principalTable: "users",
                         principalColumn: "id",
                         onDelete: ReferentialAction.Restrict);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "webhook_endpoints",
+                columns: table => new
+                {
+                    id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    url = table.Column<string>(type: "TEXT", maxLength: 2048, nullable: false),
+                    events = table.Column<string>(type: "TEXT", maxLength: 1024, nullable: false),
+                    description = table.Column<string>(type: "TEXT", maxLength: 500, nullable: true),
+                    secret = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    disabled_at = table.Column<long>(type: "INTEGER", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_webhook_endpoints", x => x.id);
                 });
 
             migrationBuilder.CreateTable(
@@ -174,6 +269,10 @@ namespace Satsub.Data.Migrations.Sqlite
                     payment_hash = table.Column<string>(type: "TEXT", maxLength: 64, nullable: true),
                     txid = table.Column<string>(type: "TEXT", maxLength: 64, nullable: true),
                     failure_reason = table.Column<string>(type: "TEXT", maxLength: 512, nullable: true),
+                    invoice = table.Column<string>(type: "TEXT", maxLength: 7089, nullable: true),
+                    sent_sats = table.Column<long>(type: "INTEGER", nullable: true),
+                    attempts = table.Column<int>(type: "INTEGER", nullable: false),
+                    last_attempt_at = table.Column<long>(type: "INTEGER", nullable: true),
                     requested_at = table.Column<long>(type: "INTEGER", nullable: false),
                     updated_at = table.Column<long>(type: "INTEGER", nullable: false),
                     version = table.Column<uint>(type: "INTEGER", nullable: false)
@@ -221,6 +320,41 @@ namespace Satsub.Data.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateTable(
+                name: "webhook_deliveries",
+                columns: table => new
+                {
+                    id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    endpoint_id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    outbox_message_id = table.Column<long>(type: "INTEGER", nullable: false),
+                    event_type = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    status = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
+                    attempts = table.Column<int>(type: "INTEGER", nullable: false),
+                    next_attempt_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    give_up_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    last_status_code = table.Column<int>(type: "INTEGER", nullable: true),
+                    attempt_codes = table.Column<string>(type: "TEXT", maxLength: 1024, nullable: false),
+                    last_error = table.Column<string>(type: "TEXT", maxLength: 512, nullable: true),
+                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    delivered_at = table.Column<long>(type: "INTEGER", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_webhook_deliveries", x => x.id);
+                    table.ForeignKey(
+                        name: "fk_webhook_deliveries_outbox_messages_outbox_message_id",
+                        column: x => x.outbox_message_id,
+                        principalTable: "outbox_messages",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
+                        name: "fk_webhook_deliveries_webhook_endpoints_endpoint_id",
+                        column: x => x.endpoint_id,
+                        principalTable: "webhook_endpoints",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "invoices",
                 columns: table => new
                 {
@@ -240,6 +374,7 @@ namespace Satsub.Data.Migrations.Sqlite
                     bolt11 = table.Column<string>(type: "TEXT", maxLength: 4096, nullable: true),
                     address = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
                     payment_uri = table.Column<string>(type: "TEXT", maxLength: 4096, nullable: true),
+                    refund_address = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
                     status = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
                     created_at = table.Column<long>(type: "INTEGER", nullable: false),
                     expires_at = table.Column<long>(type: "INTEGER", nullable: false),
@@ -310,11 +445,51 @@ namespace Satsub.Data.Migrations.Sqlite
                         onDelete: ReferentialAction.Restrict);
                 });
 
+            migrationBuilder.CreateTable(
+                name: "refunds",
+                columns: table => new
+                {
+                    id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    invoice_id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    amount_sats = table.Column<long>(type: "INTEGER", nullable: false),
+                    commission_reversed_sats = table.Column<long>(type: "INTEGER", nullable: false),
+                    clawed_back_from_available = table.Column<bool>(type: "INTEGER", nullable: false),
+                    reason = table.Column<string>(type: "TEXT", maxLength: 500, nullable: false),
+                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    posting_id = table.Column<Guid>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_refunds", x => x.id);
+                    table.ForeignKey(
+                        name: "fk_refunds_invoices_invoice_id",
+                        column: x => x.invoice_id,
+                        principalTable: "invoices",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Restrict);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_admin_flags_dedupe_key",
+                table: "admin_flags",
+                column: "dedupe_key",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_admin_flags_resolved_at_created_at",
+                table: "admin_flags",
+                columns: new[] { "resolved_at", "created_at" });
+
             migrationBuilder.CreateIndex(
                 name: "ix_api_keys_prefix",
                 table: "api_keys",
                 column: "prefix",
                 unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_audit_log_at",
+                table: "audit_log",
+                column: "at");
 
             migrationBuilder.CreateIndex(
                 name: "ix_commissions_affiliate_id_created_at",
@@ -336,6 +511,17 @@ namespace Satsub.Data.Migrations.Sqlite
                 name: "ix_commissions_state_available_at",
                 table: "commissions",
                 columns: new[] { "state", "available_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_idempotency_records_api_key_id_key",
+                table: "idempotency_records",
+                columns: new[] { "api_key_id", "key" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_idempotency_records_created_at",
+                table: "idempotency_records",
+                column: "created_at");
 
             migrationBuilder.CreateIndex(
                 name: "ix_invoices_provider_provider_invoice_id",
@@ -401,10 +587,27 @@ namespace Satsub.Data.Migrations.Sqlite
                 column: "invoice_id");
 
             migrationBuilder.CreateIndex(
+                name: "ix_payment_events_processed_at_next_attempt_at",
+                table: "payment_events",
+                columns: new[] { "processed_at", "next_attempt_at" });
+
+            migrationBuilder.CreateIndex(
                 name: "ix_payment_events_provider_event_id",
                 table: "payment_events",
                 columns: new[] { "provider", "event_id" },
                 unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_payouts_payment_hash",
+                table: "payouts",
+                column: "payment_hash",
+                unique: true,
+                filter: "payment_hash IS NOT NULL");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_payouts_requested_at",
+                table: "payouts",
+                column: "requested_at");
 
             migrationBuilder.CreateIndex(
                 name: "ix_payouts_status",
@@ -415,6 +618,12 @@ namespace Satsub.Data.Migrations.Sqlite
                 name: "ix_payouts_user_id_requested_at",
                 table: "payouts",
                 columns: new[] { "user_id", "requested_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_refunds_invoice_id",
+                table: "refunds",
+                column: "invoice_id",
+                unique: true);
 
             migrationBuilder.CreateIndex(
                 name: "ix_subscriptions_plan_code",
@@ -455,22 +664,49 @@ namespace Satsub.Data.Migrations.Sqlite
                 name: "ix_users_referrer_id",
                 table: "users",
                 column: "referrer_id");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_webhook_deliveries_endpoint_id_created_at",
+                table: "webhook_deliveries",
+                columns: new[] { "endpoint_id", "created_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_webhook_deliveries_endpoint_id_outbox_message_id",
+                table: "webhook_deliveries",
+                columns: new[] { "endpoint_id", "outbox_message_id" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_webhook_deliveries_outbox_message_id",
+                table: "webhook_deliveries",
+                column: "outbox_message_id");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_webhook_deliveries_status_next_attempt_at",
+                table: "webhook_deliveries",
+                columns: new[] { "status", "next_attempt_at" });
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.DropTable(
+                name: "admin_flags");
+
+            migrationBuilder.DropTable(
                 name: "api_keys");
+
+            migrationBuilder.DropTable(
+                name: "audit_log");
 
             migrationBuilder.DropTable(
                 name: "commissions");
 
             migrationBuilder.DropTable(
-                name: "ledger_entries");
+                name: "idempotency_records");
 
             migrationBuilder.DropTable(
-                name: "outbox_messages");
+                name: "ledger_entries");
 
             migrationBuilder.DropTable(
                 name: "payment_events");
@@ -479,10 +715,25 @@ namespace Satsub.Data.Migrations.Sqlite
                 name: "payouts");
 
             migrationBuilder.DropTable(
-                name: "invoices");
+                name: "provider_cursors");
+
+            migrationBuilder.DropTable(
+                name: "refunds");
+
+            migrationBuilder.DropTable(
+                name: "webhook_deliveries");
 
             migrationBuilder.DropTable(
                 name: "ledger_postings");
+
+            migrationBuilder.DropTable(
+                name: "invoices");
+
+            migrationBuilder.DropTable(
+                name: "outbox_messages");
+
+            migrationBuilder.DropTable(
+                name: "webhook_endpoints");
 
             migrationBuilder.DropTable(
                 name: "subscriptions");
