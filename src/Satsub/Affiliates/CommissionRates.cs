@@ -52,7 +52,7 @@ public sealed class CommissionRates(IOptions<AffiliateOptions> options)
         return options.Value.Tiers
             .Where(t => t.BonusBps > current && !Reached(t, standing))
             .OrderBy(t => t.BonusBps)
-            .ThenBy(t => t.MinPayingCustomers is { } n ? (n - standing.PayingCustomers) * 1.0 : (double)(t.MinReferredSalesSats!.Value - standing.ReferredSalesSats))
+            .ThenBy(t => t.MinPayingCustomers is { } n ? (long)(n - standing.PayingCustomers) : t.MinReferredSalesSats!.Value - standing.ReferredSalesSats)
             .FirstOrDefault();
     }
 
