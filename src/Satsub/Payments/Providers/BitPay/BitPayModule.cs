@@ -1,7 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
-using Polly;
 
 namespace Satsub.Payments.Providers.BitPay;
 
@@ -24,25 +22,8 @@ public static class BitPayModule
         services.AddSingleton<IValidateOptions<BitPayOptions>, BitPayOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
 
-        services.AddHttpClient(BitPayPaymentProvider.HttpClientName, (sp, http) =>
-            {
-                var o = sp.GetRequiredService<IOptions<BitPayOptions>>().Value;
-                http.Timeout = TimeSpan.FromSeconds(o.TimeoutSeconds);
-                http.MaxResponseContentBufferSize = 1024 * 1024;
-            })
-            .RemoveAllLoggers()
-            .AddResilienceHandler("bitpay", pipeline =>
-            {
-                var retry = new HttpRetryStrategyOptions
-                {
-                    MaxRetryAttempts = 2,
-                    Delay = TimeSpan.FromMilliseconds(200),
-                    BackoffType = DelayBackoffType.Exponential,
-                    UseJitter = true,
-                };
-                retry.DisableForUnsafeHttpMethods();
-                pipeline.AddRetry(retry);
-            });
+        services.AddProviderHttpClient(BitPayPaymentProvider.HttpClientName,
+            sp => sp.GetRequiredService<IOptions<BitPayOptions>>().Value.TimeoutSeconds);
 
         services.AddKeyedSingleton<IPaymentProvider, BitPayPaymentProvider>(BitPayPaymentProvider.ProviderName);
         services.AddKeyedSingleton<IWebhookAuthenticator, BitPayWebhookAuthenticator>(BitPayPaymentProvider.ProviderName);

@@ -54,7 +54,7 @@ internal sealed class BitPayOptionsValidator : IValidateOptions<BitPayOptions>
     public ValidateOptionsResult Validate(string? name, BitPayOptions o)
     {
         var failures = new List<string>();
-        CheckUrl(failures, "Payments:BitPay:Url", o.Url, pathAllowed: false);
+        ProviderUrls.Check(failures, "Payments:BitPay:Url", o.Url, "bitpay", "the server's root, such as https://bitpay.com or https://test.bitpay.com");
         if (string.IsNullOrWhiteSpace(o.Token))
             failures.Add("Payments:BitPay:Token is required when the bitpay provider is selected: the merchant facade token approved for this client's key.");
 
@@ -71,26 +71,9 @@ internal sealed class BitPayOptionsValidator : IValidateOptions<BitPayOptions>
         else if (hasPath && BitPayOptions.ParseKey(File.ReadAllText(o.PrivateKeyPath!)) is null)
             failures.Add("Payments:BitPay:PrivateKeyPath must name a file holding a 64-character hex secp256k1 private key.");
 
-        CheckUrl(failures, "Payments:BitPay:NotificationUrl", o.NotificationUrl, pathAllowed: true);
+        ProviderUrls.Check(failures, "Payments:BitPay:NotificationUrl", o.NotificationUrl, "bitpay");
         if (o.TimeoutSeconds is < 1 or > 120)
             failures.Add(string.Create(CultureInfo.InvariantCulture, $"Payments:BitPay:TimeoutSeconds must be between 1 and 120 (was {o.TimeoutSeconds})."));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
-
-    internal static void CheckUrl(List<string> failures, string key, string? value, bool pathAllowed)
-    {
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            failures.Add($"{key} is required when the bitpay provider is selected.");
-            return;
-        }
-        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
-            failures.Add($"{key} must be an absolute https URL (was '{value}').");
-        else if (uri.Scheme == Uri.UriSchemeHttp && !uri.IsLoopback)
-            failures.Add($"{key} must use https; plain http is allowed only on loopback (127.0.0.1, localhost, [::1]).");
-        else if (!string.IsNullOrEmpty(uri.UserInfo) || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
-            failures.Add($"{key} must carry no user info, query or fragment.");
-        else if (!pathAllowed && uri.AbsolutePath != "/")
-            failures.Add($"{key} must be the server's root, such as https://bitpay.com or https://test.bitpay.com (was '{value}').");
     }
 }

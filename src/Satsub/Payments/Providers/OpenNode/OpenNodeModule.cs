@@ -1,7 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
-using Polly;
 
 namespace Satsub.Payments.Providers.OpenNode;
 
@@ -24,25 +22,8 @@ public static class OpenNodeModule
         services.AddSingleton<IValidateOptions<OpenNodeOptions>, OpenNodeOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
 
-        services.AddHttpClient(OpenNodePaymentProvider.HttpClientName, (sp, http) =>
-            {
-                var o = sp.GetRequiredService<IOptions<OpenNodeOptions>>().Value;
-                http.Timeout = TimeSpan.FromSeconds(o.TimeoutSeconds);
-                http.MaxResponseContentBufferSize = 1024 * 1024;
-            })
-            .RemoveAllLoggers()
-            .AddResilienceHandler("opennode", pipeline =>
-            {
-                var retry = new HttpRetryStrategyOptions
-                {
-                    MaxRetryAttempts = 2,
-                    Delay = TimeSpan.FromMilliseconds(200),
-                    BackoffType = DelayBackoffType.Exponential,
-                    UseJitter = true,
-                };
-                retry.DisableForUnsafeHttpMethods();
-                pipeline.AddRetry(retry);
-            });
+        services.AddProviderHttpClient(OpenNodePaymentProvider.HttpClientName,
+            sp => sp.GetRequiredService<IOptions<OpenNodeOptions>>().Value.TimeoutSeconds);
 
         services.AddKeyedSingleton<IPaymentProvider, OpenNodePaymentProvider>(OpenNodePaymentProvider.ProviderName);
         services.AddKeyedSingleton<IWebhookAuthenticator, OpenNodeWebhookAuthenticator>(OpenNodePaymentProvider.ProviderName);

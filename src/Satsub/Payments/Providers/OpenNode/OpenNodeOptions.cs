@@ -26,31 +26,14 @@ internal sealed class OpenNodeOptionsValidator : IValidateOptions<OpenNodeOption
     public ValidateOptionsResult Validate(string? name, OpenNodeOptions o)
     {
         var failures = new List<string>();
-        CheckUrl(failures, "Payments:OpenNode:Url", o.Url, pathAllowed: false);
+        ProviderUrls.Check(failures, "Payments:OpenNode:Url", o.Url, "opennode", "the API's root, such as https://api.opennode.com or https://dev-api.opennode.com");
         if (string.IsNullOrWhiteSpace(o.ApiKey))
             failures.Add("Payments:OpenNode:ApiKey is required when the opennode provider is selected: an API key with the Invoices permission.");
         else if (o.ApiKey.Trim() != o.ApiKey || o.ApiKey.Any(char.IsControl))
             failures.Add("Payments:OpenNode:ApiKey must not have surrounding spaces or control characters.");
-        CheckUrl(failures, "Payments:OpenNode:CallbackUrl", o.CallbackUrl, pathAllowed: true);
+        ProviderUrls.Check(failures, "Payments:OpenNode:CallbackUrl", o.CallbackUrl, "opennode");
         if (o.TimeoutSeconds is < 1 or > 120)
             failures.Add(string.Create(CultureInfo.InvariantCulture, $"Payments:OpenNode:TimeoutSeconds must be between 1 and 120 (was {o.TimeoutSeconds})."));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
-
-    private static void CheckUrl(List<string> failures, string key, string? value, bool pathAllowed)
-    {
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            failures.Add($"{key} is required when the opennode provider is selected.");
-            return;
-        }
-        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
-            failures.Add($"{key} must be an absolute https URL (was '{value}').");
-        else if (uri.Scheme == Uri.UriSchemeHttp && !uri.IsLoopback)
-            failures.Add($"{key} must use https; plain http is allowed only on loopback (127.0.0.1, localhost, [::1]).");
-        else if (!string.IsNullOrEmpty(uri.UserInfo) || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
-            failures.Add($"{key} must carry no user info, query or fragment.");
-        else if (!pathAllowed && uri.AbsolutePath != "/")
-            failures.Add($"{key} must be the API's root, such as https://api.opennode.com or https://dev-api.opennode.com (was '{value}').");
     }
 }
