@@ -43,11 +43,8 @@ public sealed class HoldRelease(SatsubDbContext db, TimeProvider clock, ILogger<
     private async Task<bool> ReleaseAsync(Commission c, DateTimeOffset now, CancellationToken ct)
     {
         await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var claimed = db.IsPostgres
-            ? await db.Commissions.Where(x => x.Id == c.Id && x.State == CommissionState.Pending)
-                .ExecuteUpdateAsync(s => s.SetProperty(x => x.State, CommissionState.Available), ct)
-            : await db.Commissions.Where(x => x.Id == c.Id && x.State == CommissionState.Pending)
-                .ExecuteUpdateAsync(s => s.SetProperty(x => x.State, CommissionState.Available).SetProperty(x => x.Version, x => x.Version + 1), ct);
+        var claimed = await db.UpdateVersionedAsync(db.Commissions.Where(x => x.Id == c.Id && x.State == CommissionState.Pending),
+            s => s.SetProperty(x => x.State, CommissionState.Available), ct);
         if (claimed == 0) return false;
         if (c.AmountSats > 0)
         {

@@ -51,9 +51,5 @@ public sealed class InvoiceStateApplier(SatsubDbContext db, SettlementService se
     }
 
     private async Task<bool> MoveAsync(Guid invoiceId, InvoiceStatus to, InvoiceStatus[] from, CancellationToken ct) =>
-        (db.IsPostgres
-            ? await db.Invoices.Where(i => i.Id == invoiceId && from.Contains(i.Status))
-                .ExecuteUpdateAsync(s => s.SetProperty(i => i.Status, to), ct)
-            : await db.Invoices.Where(i => i.Id == invoiceId && from.Contains(i.Status))
-                .ExecuteUpdateAsync(s => s.SetProperty(i => i.Status, to).SetProperty(i => i.Version, i => i.Version + 1), ct)) > 0;
+        await db.UpdateVersionedAsync(db.Invoices.Where(i => i.Id == invoiceId && from.Contains(i.Status)), s => s.SetProperty(i => i.Status, to), ct) > 0;
 }

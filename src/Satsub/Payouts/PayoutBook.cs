@@ -36,11 +36,9 @@ internal static class PayoutBook
             2 => query.Where(p => p.Status == from[0] || p.Status == from[1]),
             _ => throw new ArgumentOutOfRangeException(nameof(from)),
         };
-        var sqlite = !db.IsPostgres;
-        return query.ExecuteUpdateAsync(s =>
+        return db.UpdateVersionedAsync(query, s =>
         {
             s.SetProperty(p => p.Status, to).SetProperty(p => p.UpdatedAt, now);
-            if (sqlite) s.SetProperty(p => p.Version, p => p.Version + 1);
             also?.Invoke(s);
         }, ct);
     }

@@ -82,12 +82,9 @@ public sealed class SettlementService(
 
         // The claim: only one transaction can move the invoice to settled; the others wait on the row lock
         // (PostgreSQL) or the write lock (SQLite) and then update nothing.
-        var claimed = db.IsPostgres
-            ? await db.Invoices.Where(i => i.Id == invoiceId && i.Status != InvoiceStatus.Settled && i.Provider == evidence.Provider)
-                .ExecuteUpdateAsync(s => s.SetProperty(i => i.Status, InvoiceStatus.Settled).SetProperty(i => i.SettledAt, now), ct)
-            : await db.Invoices.Where(i => i.Id == invoiceId && i.Status != InvoiceStatus.Settled && i.Provider == evidence.Provider)
-                .ExecuteUpdateAsync(s => s.SetProperty(i => i.Status, InvoiceStatus.Settled).SetProperty(i => i.SettledAt, now)
-                    .SetProperty(i => i.Version, i => i.Version + 1), ct);
+        var claimed = await db.UpdateVersionedAsync(
+            db.Invoices.Where(i => i.Id == invoiceId && i.Status != InvoiceStatus.Settled && i.Provider == evidence.Provider),
+            s => s.SetProperty(i => i.Status, InvoiceStatus.Settled).SetProperty(i => i.SettledAt, now), ct);
 
         var invoice = await db.Invoices.SingleOrDefaultAsync(i => i.Id == invoiceId, ct)
             ?? throw new UnknownInvoiceException(invoiceId);

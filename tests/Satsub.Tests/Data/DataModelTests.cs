@@ -94,6 +94,23 @@ public abstract class DataModelTests<TFixture>(TFixture fx) : IClassFixture<TFix
     }
 
     [Fact]
+    public async Task AConditionalSetBasedUpdate_MakesAStaleCopyOfTheRowConflict()
+    {
+        var user = await App.RegisterAsync();
+        var invoice = await App.BuyAsync(user.Id);
+        await using var scope = App.Scope();
+        var db = (SatsubDbContext)scope.ServiceProvider.GetService(typeof(SatsubDbContext))!;
+        var stale = await db.Invoices.SingleAsync(i => i.Id == invoice.Id);
+
+        var changed = await App.DbAsync(other => other.UpdateVersionedAsync(other.Invoices.Where(i => i.Id == invoice.Id && i.Status == InvoiceStatus.New),
+            s => s.SetProperty(i => i.Status, InvoiceStatus.Processing), default));
+        stale.Status = InvoiceStatus.Expired;
+
+        Assert.Equal(1, changed);
+        await Assert.ThrowsAsync<DbUpdateConcurrencyException>(() => db.SaveChangesAsync());
+    }
+
+    [Fact]
     public async Task Times_RoundTripExactlyToTheMicrosecond()
     {
         var at = new DateTimeOffset(2030, 5, 6, 7, 8, 9, TimeSpan.Zero).AddTicks(1234560);
