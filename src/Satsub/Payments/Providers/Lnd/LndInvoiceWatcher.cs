@@ -76,9 +76,17 @@ public sealed class LndInvoiceWatcher
                                 break;
                             }
                             if (AsSettled(message.Result) is not { } settled) continue;
-                            // The stream is in settle order: anything still pending below this index, the stream
-                            // skipped, and the poll found it; hand those out first, then this one.
                             cursor.Offer(settled);
+                            if (cursor.HasGapBelow(settled.SettleIndex))
+                            {
+                                // LND numbers settlements without gaps, so one is missing from what we have seen
+                                // (lost between the poll and the stream): list again rather than skip it.
+                                if (await TryPollAsync(cursor.Last, ct) is not { } again) break;
+                                foreach (var invoice in again) cursor.Offer(invoice);
+                                if (cursor.HasGapBelow(settled.SettleIndex))
+                                    logger.LogWarning("LND's settle indexes below {Index} have a gap that a fresh listing does not fill; reconciliation will re-read those invoices", settled.SettleIndex);
+                            }
+                            // The stream is in settle order and will not go back: hand out everything up to this index.
                             foreach (var item in cursor.TakeReady(upTo: settled.SettleIndex)) yield return item;
                         }
                     }
@@ -171,6 +179,19 @@ public sealed class LndInvoiceWatcher
                 Last = index;
                 yield return invoice;
             }
+        }
+
+        /// <summary>Whether some index between <see cref="Last"/> and <paramref name="index"/> has not been seen.</summary>
+        public bool HasGapBelow(ulong index)
+        {
+            var expected = Last + 1;
+            foreach (var seen in pending.Keys)
+            {
+                if (seen >= index) break;
+                if (seen != expected) return true;
+                expected++;
+            }
+            return expected < index;
         }
 
         public void ClearPending() => pending.Clear();

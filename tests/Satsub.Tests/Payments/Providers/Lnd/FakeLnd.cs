@@ -85,6 +85,9 @@ public sealed class FakeLnd : IAsyncDisposable
     /// <summary>An invoice made on the node by someone else (not through the client).</summary>
     public string AddInvoice(long valueSats, long expirySeconds = 3600) => Create(valueSats * 1000, expirySeconds, "other").Hex;
 
+    /// <summary>When set, the next settlement is recorded but its stream message is lost (a listing still shows it).</summary>
+    public bool LoseNextStreamMessage { get; set; }
+
     public ulong Settle(string rHashHex, long? amountPaidSats = null) => Transition(rHashHex, invoice =>
     {
         invoice.State = "SETTLED";
@@ -223,7 +226,8 @@ public sealed class FakeLnd : IAsyncDisposable
         {
             var invoice = invoices.Single(i => i.Hex == rHashHex);
             change(invoice);
-            Publish(invoice);
+            if (LoseNextStreamMessage) LoseNextStreamMessage = false;
+            else Publish(invoice);
             return invoice.SettleIndex;
         }
     }

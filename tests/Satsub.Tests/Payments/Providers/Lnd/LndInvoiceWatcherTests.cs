@@ -128,6 +128,34 @@ public sealed class LndInvoiceWatcherTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AGapInTheStream_IsFilledByAnotherPoll_NotSkipped()
+    {
+        var ids = Invoices(3);
+        var reader = new Reader(watcher, 0, stop.Token);
+        await fake.WaitForSubscriptionsAsync(1);
+        await WaitForListingToEndAsync(atOffset: "3");
+        // Settlement 1 never reaches the stream; settlement 2 does: the watcher must not hand out 2 before 1.
+        fake.LoseNextStreamMessage = true;
+        fake.Settle(ids[0]);
+        fake.Settle(ids[1]);
+        fake.Settle(ids[2]);
+
+        var seen = await reader.WaitForAsync(3);
+        Assert.Equal([(ids[0], 1UL), (ids[1], 2UL), (ids[2], 3UL)], seen.Select(s => (s.RHashHex, s.SettleIndex)));
+    }
+
+    /// <summary>Waits until the watcher asked for the listing's last (empty) page: its poll saw nothing settled.</summary>
+    private async Task WaitForListingToEndAsync(string atOffset)
+    {
+        var until = DateTime.UtcNow + Patience;
+        while (!fake.RequestsTo("/v1/invoices").Any(r => r.Query["index_offset"] == atOffset))
+        {
+            if (DateTime.UtcNow > until) throw new TimeoutException("the watcher never listed the invoices");
+            await Task.Delay(10);
+        }
+    }
+
+    [Fact]
     public async Task WhatBothTheReplayAndThePollReport_IsYieldedOnce()
     {
         var ids = Invoices(4);
