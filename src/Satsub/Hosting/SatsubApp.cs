@@ -14,6 +14,7 @@ using Satsub.Plans;
 using Satsub.Refunds;
 using Satsub.Settlement;
 using Satsub.Subscriptions;
+using Satsub.Transparency;
 using Satsub.Users;
 
 namespace Satsub.Hosting;
@@ -47,6 +48,7 @@ public static class SatsubApp
             builder.Services.AddHostedService<HoldReleaseWorker>();
             builder.Services.AddPayoutWorker();
             builder.AddOutgoingWebhookWorkers();
+            builder.Services.AddReportClosingJob();
         }
         return builder;
     }
@@ -80,6 +82,7 @@ public static class SatsubApp
         builder.Services.AddScoped<ApiKeyService>();
 
         builder.AddOutgoingWebhooks();
+        builder.AddTransparency();
         builder.AddSatsubApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         return builder;
@@ -98,6 +101,7 @@ public static class SatsubApp
         api.MapLeaderboardApi();
         api.MapCommissionsApi();
         api.MapRefundsApi();
+        app.MapTransparency();
         return app;
     }
 
