@@ -5,6 +5,7 @@ using Satsub.Affiliates.Rating;
 using Satsub.Api;
 using Satsub.ApiKeys;
 using Satsub.Bitcoin;
+using Satsub.Dashboard;
 using Satsub.Data;
 using Satsub.Integrations.Webhooks;
 using Satsub.Payments;
@@ -83,6 +84,7 @@ public static class SatsubApp
 
         builder.AddOutgoingWebhooks();
         builder.AddTransparency();
+        builder.AddDashboard();
         builder.AddSatsubApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         return builder;
@@ -102,6 +104,7 @@ public static class SatsubApp
         api.MapCommissionsApi();
         api.MapRefundsApi();
         app.MapTransparency();
+        app.MapDashboard();
         return app;
     }
 
