@@ -168,8 +168,10 @@ public sealed class BrowserTests(BrowserFixture fx) : IClassFixture<BrowserFixtu
         {
             await page.GotoAsync(Url("admin/login"));
             await page.FillAsync("#key", wrong);
-            var response = await page.RunAndWaitForNavigationAsync(() => page.ClickAsync("#sign-in button[type=submit]"));
-            Assert.Equal(401, response!.Status);
+            var posted = page.WaitForResponseAsync(r => r.Request.Method == "POST" && r.Url.EndsWith("/admin/login", StringComparison.Ordinal));
+            await page.ClickAsync("#sign-in button[type=submit]");
+            Assert.Equal(401, (await posted).Status);
+            await page.WaitForSelectorAsync("#sign-in-error");
             Assert.Contains("not a valid admin API key", await page.InnerTextAsync("#sign-in-error"));
             Assert.DoesNotContain(await context.CookiesAsync(), c => c.Name == "__Host-satsub-admin");
         }
