@@ -67,7 +67,6 @@ public static class DashboardModule
         app.MapPost("/admin/login", SignInAsync).ExcludeFromDescription().DisableAntiforgery();
         var admin = app.MapGroup("/admin").RequireAuthorization(Policy).ExcludeFromDescription();
         admin.MapGet("", PageAsync);
-        admin.MapGet("/", PageAsync);
         admin.MapPost("/logout", SignOutAsync).DisableAntiforgery();
         admin.MapPost("/payouts/{id}/approve", ApproveAsync).DisableAntiforgery();
         admin.MapPost("/payouts/{id}/reject", RejectAsync).DisableAntiforgery();

@@ -43,6 +43,8 @@ public static class WebPages
             .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
             .Append("<title>").Append(H(title)).Append("</title>")
             .Append("<link rel=\"stylesheet\" href=\"/assets/satsub.css\">")
+            // No favicon request (it would only be a 404).
+            .Append("<link rel=\"icon\" href=\"data:,\">")
             .Append("</head><body>")
             .Append(body);
         if (charts) html.Append("<script src=\"/assets/chart.umd.min.js\"></script><script src=\"/assets/charts.js\"></script>");
