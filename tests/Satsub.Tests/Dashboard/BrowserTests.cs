@@ -137,6 +137,8 @@ public sealed class BrowserTests(BrowserFixture fx) : IClassFixture<BrowserFixtu
         Assert.True((await CanvasAsync(page, "#split-chart-canvas")).GetProperty("drawn").GetInt32() > 100);
         Assert.Contains("basic", await page.InnerTextAsync("#plans"));
 
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Path.GetTempPath(), "satsub-dashboard.png"), FullPage = true });
+
         var payout = fx.Payouts[0];
         var row = page.Locator($"tr[data-payout='{payout:D}']");
         Assert.Equal("requested", await row.Locator(".status").InnerTextAsync());
