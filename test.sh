@@ -35,6 +35,21 @@ if [ -z "${SATSUB_TEST_POSTGRES:-}" ]; then
   export SATSUB_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=postgres;Password=$password"
 fi
 
+# The browser tests drive Debian's Chromium (Playwright downloads no browser here), and the build bundles Chart.js with npm.
+missing=()
+[ -x "${SATSUB_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    log "missing: ${missing[*]}. Install them (apt-get install ${missing[*]}) or run this script as root."
+    exit 1
+  fi
+  log "installing ${missing[*]} with apt-get"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
 log "PostgreSQL for the tests: $(printf '%s' "$SATSUB_TEST_POSTGRES" | sed -E 's/Password=[^;]*/Password=***/')"
 
 results="$(mktemp -d)"

@@ -38,6 +38,7 @@ public abstract class SatsubDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
     public DbSet<Satsub.Integrations.Webhooks.WebhookEndpoint> WebhookEndpoints => Set<Satsub.Integrations.Webhooks.WebhookEndpoint>();
     public DbSet<Satsub.Integrations.Webhooks.WebhookDelivery> WebhookDeliveries => Set<Satsub.Integrations.Webhooks.WebhookDelivery>();
+    public DbSet<Satsub.Transparency.ClosedReport> ClosedReports => Set<Satsub.Transparency.ClosedReport>();
 
     public abstract bool IsPostgres { get; }
 

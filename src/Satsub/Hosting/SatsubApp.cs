@@ -5,6 +5,7 @@ using Satsub.Affiliates.Rating;
 using Satsub.Api;
 using Satsub.ApiKeys;
 using Satsub.Bitcoin;
+using Satsub.Dashboard;
 using Satsub.Data;
 using Satsub.Integrations.Webhooks;
 using Satsub.Payments;
@@ -14,6 +15,7 @@ using Satsub.Plans;
 using Satsub.Refunds;
 using Satsub.Settlement;
 using Satsub.Subscriptions;
+using Satsub.Transparency;
 using Satsub.Users;
 
 namespace Satsub.Hosting;
@@ -47,6 +49,7 @@ public static class SatsubApp
             builder.Services.AddHostedService<HoldReleaseWorker>();
             builder.Services.AddPayoutWorker();
             builder.AddOutgoingWebhookWorkers();
+            builder.Services.AddReportClosingJob();
         }
         return builder;
     }
@@ -80,6 +83,8 @@ public static class SatsubApp
         builder.Services.AddScoped<ApiKeyService>();
 
         builder.AddOutgoingWebhooks();
+        builder.AddTransparency();
+        builder.AddDashboard();
         builder.AddSatsubApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         return builder;
@@ -98,6 +103,8 @@ public static class SatsubApp
         api.MapLeaderboardApi();
         api.MapCommissionsApi();
         api.MapRefundsApi();
+        app.MapTransparency();
+        app.MapDashboard();
         return app;
     }
 
