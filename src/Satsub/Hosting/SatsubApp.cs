@@ -14,6 +14,7 @@ using Satsub.Plans;
 using Satsub.Refunds;
 using Satsub.Settlement;
 using Satsub.Subscriptions;
+using Satsub.Telegram;
 using Satsub.Users;
 
 namespace Satsub.Hosting;
@@ -47,6 +48,7 @@ public static class SatsubApp
             builder.Services.AddHostedService<HoldReleaseWorker>();
             builder.Services.AddPayoutWorker();
             builder.AddOutgoingWebhookWorkers();
+            builder.AddTelegramWorkers();
         }
         return builder;
     }
@@ -80,6 +82,7 @@ public static class SatsubApp
         builder.Services.AddScoped<ApiKeyService>();
 
         builder.AddOutgoingWebhooks();
+        builder.AddTelegram();
         builder.AddSatsubApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         return builder;
@@ -94,6 +97,7 @@ public static class SatsubApp
         app.MapInvoiceQr();
         app.MapSatsubApi();
         app.MapOutgoingWebhooksApi();
+        app.MapTelegram();
         var api = app.MapGroup("/api/v1").RequireRateLimiting(ApiModule.RateLimitPolicy);
         api.MapLeaderboardApi();
         api.MapCommissionsApi();
