@@ -79,7 +79,11 @@ public sealed class TelegramSender(SatsubDbContext db, TelegramBot bot, IOptions
         {
             var wait = Math.Clamp(ex.Parameters?.RetryAfter ?? 1, 1, 3600);
             logger.LogWarning("Telegram asked to wait {Seconds} s (429) before send {SendId}", wait, send.Id);
-            return await PostponeAsync(send, now.AddSeconds(wait), "429 retry_after " + wait, ct);
+            var until = now.AddSeconds(wait);
+            // The chat's later messages wait too, so they keep their order.
+            await db.TelegramSends.Where(s => s.ChatId == send.ChatId && s.Status == TelegramSendStatus.Pending && s.Id != send.Id && s.AvailableAt < until)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.AvailableAt, until), ct);
+            return await PostponeAsync(send, until, "429 retry_after " + wait, ct);
         }
         catch (ApiRequestException ex) when (ex.ErrorCode == 403 && IsToUser(send.Kind))
         {
