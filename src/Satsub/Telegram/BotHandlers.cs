@@ -70,7 +70,18 @@ public sealed partial class BotHandlers(
     }
 
     /// <summary>The short apology for a user whose update failed (queued by the processor in its own transaction).</summary>
-    public static string Apology(string? languageCode) => BotTexts.Get(BotTexts.Normalize(languageCode), "Error.Apology");
+    public static string Apology(string? languageCode)
+    {
+        try
+        {
+            return BotTexts.Get(BotTexts.Normalize(languageCode), "Error.Apology");
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.Resources.MissingManifestResourceException)
+        {
+            // The apology must not fail in turn: a poison update would otherwise be retried forever.
+            return "Sorry, something went wrong.";
+        }
+    }
 
     private async Task<HandlerOutcome> OnMessageAsync(Message message, CancellationToken ct)
     {

@@ -4,12 +4,16 @@ using System.Resources;
 
 namespace Satsub.Telegram;
 
-/// <summary>Every user-facing string of the bot, from <c>Resources/BotStrings(.ru).resx</c>.</summary>
+/// <summary>
+/// Every user-facing string of the bot: English in <c>Resources/BotStrings.resx</c>, Russian in
+/// <c>Resources/BotStringsRu.resx</c>. One neutral resource per language rather than satellite assemblies: the
+/// application runs with invariant globalization, where cultures such as "ru" cannot be created.
+/// </summary>
 public static class BotTexts
 {
-    public const string BaseName = "Satsub.Telegram.Resources.BotStrings";
     public static readonly string[] Languages = ["en", "ru"];
-    private static readonly ResourceManager Resources = new(BaseName, typeof(BotTexts).Assembly);
+    private static readonly ResourceManager English = new("Satsub.Telegram.Resources.BotStrings", typeof(BotTexts).Assembly);
+    private static readonly ResourceManager Russian = new("Satsub.Telegram.Resources.BotStringsRu", typeof(BotTexts).Assembly);
 
     /// <summary>The bot's language for a Telegram <c>language_code</c> (IETF tag); English unless we speak it.</summary>
     public static string Normalize(string? code)
@@ -19,11 +23,10 @@ public static class BotTexts
         return Languages.Contains(primary) ? primary : "en";
     }
 
-    public static CultureInfo Culture(string lang) => CultureInfo.GetCultureInfo(Normalize(lang));
-
     public static string Get(string lang, string key, params object?[] args)
     {
-        var text = Resources.GetString(key, Culture(lang)) ?? throw new InvalidOperationException($"Missing bot string '{key}'.");
+        var resources = Normalize(lang) == "ru" ? Russian : English;
+        var text = resources.GetString(key, CultureInfo.InvariantCulture) ?? throw new InvalidOperationException($"Missing bot string '{key}'.");
         return args.Length == 0 ? text : string.Format(CultureInfo.InvariantCulture, text, args);
     }
 

@@ -20,7 +20,7 @@ public sealed partial class BotSetupTests
     public void Every_resource_key_exists_in_English_and_Russian_with_the_same_placeholders()
     {
         var en = Read("BotStrings.resx");
-        var ru = Read("BotStrings.ru.resx");
+        var ru = Read("BotStringsRu.resx");
         Assert.NotEmpty(en);
         Assert.Equal(en.Keys.Order(), ru.Keys.Order());
         foreach (var key in en.Keys)
