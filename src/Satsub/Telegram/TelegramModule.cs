@@ -21,7 +21,8 @@ public static class TelegramModule
         builder.Services.AddScoped<SubscriptionExpiry>();
         if (!Enabled(builder.Configuration)) return builder;
 
-        builder.Services.AddHttpClient(TelegramBot.HttpClientName);
+        builder.Services.AddTransient<ParseModeNormalizer>();
+        builder.Services.AddHttpClient(TelegramBot.HttpClientName).AddHttpMessageHandler<ParseModeNormalizer>();
         builder.Services.AddSingleton<TelegramBot>();
         builder.Services.AddSingleton<Terms>();
         builder.Services.AddScoped<BotHandlers>();

@@ -37,6 +37,9 @@ public static class BotApiReference
                     continue;
                 }
                 var types = field["types"]!.AsArray().Select(t => t!.GetValue<string>()).ToList();
+                // The documented formatting modes, spelled as documented.
+                if (name.EndsWith("parse_mode", StringComparison.Ordinal) && param.Value?.ToString() is not ("HTML" or "MarkdownV2" or "Markdown"))
+                    problems.Add($"{call.Method}.{name}: '{param.Value}' is not one of HTML, MarkdownV2, Markdown");
                 if (!types.Any(t => Matches(t, param)))
                     problems.Add($"{call.Method}.{name}: value {param.Value?.ToJsonString()} does not match {string.Join(" or ", types)}");
             }

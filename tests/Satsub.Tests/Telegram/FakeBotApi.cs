@@ -80,7 +80,7 @@ public sealed class FakeBotApi : IAsyncDisposable
     {
         lock (gate)
         {
-            var id = update["update_id"]?.GetValue<long>() ?? ++nextUpdateId;
+            var id = update["update_id"] is { } given ? long.Parse(given.ToJsonString(), CultureInfo.InvariantCulture) : ++nextUpdateId;
             update["update_id"] = id;
             updates.Add(update);
             return id;
@@ -104,7 +104,18 @@ public sealed class FakeBotApi : IAsyncDisposable
         {
             var form = await http.Request.ReadFormAsync();
             foreach (var (k, v) in form) parameters[k] = new Param(JsonValue.Create(v.ToString()), true, false);
-            foreach (var f in form.Files) parameters[f.Name] = new Param(JsonValue.Create("<file " + f.FileName + ">"), true, true);
+            // A file is the part named after the parameter, or a part the parameter names as "attach://<part>".
+            var attached = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (k, p) in parameters.ToList())
+            {
+                if (p.Value?.ToString() is { } v && v.StartsWith("attach://", StringComparison.Ordinal) && form.Files.GetFile(v["attach://".Length..]) is { } file)
+                {
+                    parameters[k] = new Param(JsonValue.Create("<file " + file.FileName + ">"), true, true);
+                    attached.Add(file.Name);
+                }
+            }
+            foreach (var f in form.Files.Where(f => !attached.Contains(f.Name)))
+                parameters[f.Name] = new Param(JsonValue.Create("<file " + f.FileName + ">"), true, true);
         }
         foreach (var (k, v) in http.Request.Query) parameters.TryAdd(k, new Param(JsonValue.Create(v.ToString()), true, false));
         var call = new Call(method, parameters, contentType);
