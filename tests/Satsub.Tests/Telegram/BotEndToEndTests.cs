@@ -56,7 +56,7 @@ public sealed class BotEndToEndTests
         // "Check payment" before paying: a toast, nothing edited.
         var photoMessageId = await h.App.DbAsync(db => db.TelegramSends.Where(s => s.DedupeKey == InvoiceMessages.Key(invoice.Id)).Select(s => s.MessageId).SingleAsync());
         await h.UpdateAsync(fake.Callback(Buyer, $"chk:{invoice.Id:N}", photoMessageId!.Value, photo: true));
-        Assert.Contains(fake.CallsOf("answerCallbackQuery"), c => c.Str("text")!.Contains("No payment yet"));
+        Assert.Contains(fake.CallsOf("answerCallbackQuery"), c => c.Text().Contains("No payment yet"));
 
         // The sandbox settles: the invoice message turns "Paid", the buyer gets access, the affiliate the amount.
         await h.App.SettleAsync(invoice.Id);
@@ -68,7 +68,7 @@ public sealed class BotEndToEndTests
         Assert.Equal(BotHarness.ChatId, link.Long("chat_id"));
         Assert.True(link.Bool("creates_join_request"));
         Assert.Contains(h.SentTo(Buyer), c => c.Buttons().Any(b => b.Url?.StartsWith("https://t.me/+fake", StringComparison.Ordinal) == true));
-        var earned = Assert.Single(h.SentTo(Affiliate), c => c.Str("text")!.Contains("You earned"));
+        var earned = Assert.Single(h.SentTo(Affiliate), c => c.Text().Contains("You earned"));
         Assert.Contains("5000 sats", earned.Str("text"));
         Assert.DoesNotContain("2002", earned.Str("text"));
 
@@ -91,7 +91,7 @@ public sealed class BotEndToEndTests
         h.App.Clock.Advance(expires.AddDays(-1).AddMinutes(1) - h.App.Clock.GetUtcNow());
         Assert.Equal(1, await h.RunExpiryAsync());
         await h.DrainAsync();
-        var reminders = h.SentTo(Buyer).Where(c => c.Str("text")!.Contains("ends on")).ToList();
+        var reminders = h.SentTo(Buyer).Where(c => c.Text().Contains("ends on")).ToList();
         Assert.Equal(2, reminders.Count);
         Assert.All(reminders, r => Assert.Contains(r.Buttons(), b => b.Data == "plan:basic"));
 
@@ -110,7 +110,7 @@ public sealed class BotEndToEndTests
         Assert.Equal((BotHarness.ChatId, Buyer), (ban.Long("chat_id"), ban.Long("user_id")));
         Assert.True(unban.Bool("only_if_banned"));
         Assert.True(fake.Calls.ToList().IndexOf(ban) < fake.Calls.ToList().IndexOf(unban));
-        Assert.Contains(h.SentTo(Buyer), c => c.Str("text")!.Contains("To come back"));
+        Assert.Contains(h.SentTo(Buyer), c => c.Text().Contains("To come back"));
 
         // A leaked link is useless after expiry too.
         await h.UpdateAsync(fake.JoinRequest(Buyer, BotHarness.ChatId));

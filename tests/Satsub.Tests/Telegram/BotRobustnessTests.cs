@@ -42,7 +42,7 @@ public sealed class BotRobustnessTests
         Assert.Equal(43, h.Fake.CallsOf("getUpdates").Last().Long("offset"));
         await h.DrainAsync();
         // /start: welcome + menu; /menu: menu. Not twice the welcome.
-        Assert.Single(h.SentTo(Alice), c => c.Str("text")!.StartsWith("Welcome", StringComparison.Ordinal));
+        Assert.Single(h.SentTo(Alice), c => c.Text().StartsWith("Welcome", StringComparison.Ordinal));
         Assert.Equal(3, h.SentTo(Alice).Count);
         h.AssertConformsToReference();
     }
@@ -89,14 +89,14 @@ public sealed class BotRobustnessTests
         await h.UpdateAsync(h.Fake.EditedMessage(Alice, "edited"));
         await h.DrainAsync();
         var sent = h.SentTo(Alice);
-        Assert.Equal(4, sent.Count(c => c.Str("text")!.Contains("I work with buttons") || c.Str("text")!.Contains("Main menu")));
-        Assert.DoesNotContain(sent, c => c.Str("text")!.Contains('ж'));
+        Assert.Equal(4, sent.Count(c => c.Text().Contains("I work with buttons") || c.Text().Contains("Main menu")));
+        Assert.DoesNotContain(sent, c => c.Text().Contains('ж'));
         Assert.Null((await h.UserAsync(Alice))!.ReferrerId);
 
         // An unknown code registers without a referrer and says so; an existing user keeps their referrer.
         await h.UpdateAsync(h.Fake.TextMessage(Bob, "/start nosuchcode1", language: "ru"));
         await h.DrainAsync();
-        Assert.Contains(h.SentTo(Bob), c => c.Str("text")!.Contains("недействительна"));
+        Assert.Contains(h.SentTo(Bob), c => c.Text().Contains("недействительна"));
         var alice = await h.UserAsync(Alice);
         await h.UpdateAsync(h.Fake.TextMessage(Bob, "/start " + alice!.ReferralCode));
         Assert.Null((await h.UserAsync(Bob))!.ReferrerId);
@@ -129,7 +129,7 @@ public sealed class BotRobustnessTests
         var apology = Assert.Single(h.Fake.CallsOf("answerCallbackQuery"));
         Assert.Contains("Sorry", apology.Str("text"));
         Assert.True(apology.Bool("show_alert"));
-        Assert.Contains(h.SentTo(Alice), c => c.Str("text")!.Contains("/payout"));
+        Assert.Contains(h.SentTo(Alice), c => c.Text().Contains("/payout"));
         var record = await h.App.DbAsync(db => db.TelegramUpdates.SingleAsync(u => u.UpdateId == failing));
         Assert.Equal(nameof(InvalidOperationException), record.Error);
         Assert.Empty(await h.App.DbAsync(db => db.Invoices.ToListAsync()));

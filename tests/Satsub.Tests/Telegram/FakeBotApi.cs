@@ -28,6 +28,8 @@ public sealed class FakeBotApi : IAsyncDisposable
     {
         public string? Str(string name) => Params.TryGetValue(name, out var p) && p.Value is JsonValue v ? v.ToString() : null;
         public long? Long(string name) => Str(name) is { } s && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : null;
+        /// <summary>The text or caption sent ("" when neither).</summary>
+        public string Text() => Str("text") ?? Str("caption") ?? "";
         public bool? Bool(string name) => Str(name) is { } s ? s is "true" or "True" : null;
 
         /// <summary>A JSON-valued parameter (reply_markup…), whether sent as JSON or as a JSON string in a form.</summary>
