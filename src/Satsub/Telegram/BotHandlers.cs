@@ -152,8 +152,7 @@ public sealed partial class BotHandlers(
                 // Deep-link payload: a referral code; anything else is ignored (and said so).
                 var referrer = PayloadPattern().IsMatch(startPayload) ? await registration.ResolveReferrerAsync(startPayload, ct) : null;
                 if (referrer is not null && referrer.ErasedAt is null) referral = referrer.Id.ToString("D");
-                else note = null; // set below once the language is known
-                if (referral is null) note = "unknown";
+                else note = "unknown"; // worded below, once the language is known
             }
             (user, created) = await registration.RegisterAsync(new RegistrationRequest("telegram", externalId, Username(from), referral), ct);
             if (created)
