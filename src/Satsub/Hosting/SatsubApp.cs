@@ -15,6 +15,7 @@ using Satsub.Plans;
 using Satsub.Refunds;
 using Satsub.Settlement;
 using Satsub.Subscriptions;
+using Satsub.Telegram;
 using Satsub.Transparency;
 using Satsub.Users;
 
@@ -50,6 +51,7 @@ public static class SatsubApp
             builder.Services.AddPayoutWorker();
             builder.AddOutgoingWebhookWorkers();
             builder.Services.AddReportClosingJob();
+            builder.AddTelegramWorkers();
         }
         return builder;
     }
@@ -85,6 +87,7 @@ public static class SatsubApp
         builder.AddOutgoingWebhooks();
         builder.AddTransparency();
         builder.AddDashboard();
+        builder.AddTelegram();
         builder.AddSatsubApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         return builder;
@@ -99,6 +102,7 @@ public static class SatsubApp
         app.MapInvoiceQr();
         app.MapSatsubApi();
         app.MapOutgoingWebhooksApi();
+        app.MapTelegram();
         var api = app.MapGroup("/api/v1").RequireRateLimiting(ApiModule.RateLimitPolicy);
         api.MapLeaderboardApi();
         api.MapCommissionsApi();

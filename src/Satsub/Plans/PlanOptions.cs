@@ -26,6 +26,8 @@ public sealed class PlanDefinition
     /// <summary>Telegram chat ids (or @usernames) the plan grants access to.</summary>
     public List<string> Chats { get; set; } = [];
     public bool Active { get; set; } = true;
+    /// <summary>Whether the bot removes lapsed subscribers from <see cref="Chats"/> after the grace period.</summary>
+    public bool RemoveAtExpiry { get; set; } = true;
 }
 
 internal sealed partial class PlansOptionsValidator : IValidateOptions<PlansOptions>

@@ -52,6 +52,14 @@ public sealed class Subscription : IVersioned
         return (from, ExpiresAt.Value);
     }
 
+    /// <summary>Marks a lapsed subscription expired; true when it changed.</summary>
+    public bool MarkExpired(DateTimeOffset now)
+    {
+        if (Status != SubscriptionStatus.Active || ExpiresAt > now) return false;
+        Status = SubscriptionStatus.Expired;
+        return true;
+    }
+
     /// <summary>Takes a refunded period back. Returns true when that ends the subscription now.</summary>
     public bool Shorten(TimeSpan period, DateTimeOffset now)
     {

@@ -1,0 +1,127 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
+
+#nullable disable
+
+namespace Satsub.Data.Migrations.Postgres
+{
+    /// <inheritdoc />
+    public partial class Bot : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "telegram_rate_windows",
+                columns: table => new
+                {
+                    bucket = table.Column<string>(type: "character varying(96)", maxLength: 96, nullable: false),
+                    window_second = table.Column<long>(type: "bigint", nullable: false),
+                    used = table.Column<int>(type: "integer", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_telegram_rate_windows", x => x.bucket);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "telegram_sends",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    dedupe_key = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
+                    chat_id = table.Column<long>(type: "bigint", nullable: false),
+                    kind = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    payload = table.Column<string>(type: "text", nullable: false),
+                    status = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    available_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    attempts = table.Column<int>(type: "integer", nullable: false),
+                    sent_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    message_id = table.Column<long>(type: "bigint", nullable: true),
+                    last_error = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_telegram_sends", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "telegram_updates",
+                columns: table => new
+                {
+                    update_id = table.Column<long>(type: "bigint", nullable: false),
+                    received_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    error = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_telegram_updates", x => x.update_id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "telegram_users",
+                columns: table => new
+                {
+                    user_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    chat_id = table.Column<long>(type: "bigint", nullable: false),
+                    mute_reminders = table.Column<bool>(type: "boolean", nullable: false),
+                    mute_earnings = table.Column<bool>(type: "boolean", nullable: false),
+                    unreachable_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    terms_version = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    terms_accepted_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_telegram_users", x => x.user_id);
+                    table.ForeignKey(
+                        name: "fk_telegram_users_users_user_id",
+                        column: x => x.user_id,
+                        principalTable: "users",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_telegram_sends_chat_id",
+                table: "telegram_sends",
+                column: "chat_id");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_telegram_sends_dedupe_key",
+                table: "telegram_sends",
+                column: "dedupe_key",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_telegram_sends_status_available_at",
+                table: "telegram_sends",
+                columns: new[] { "status", "available_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_telegram_users_chat_id",
+                table: "telegram_users",
+                column: "chat_id",
+                unique: true);
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "telegram_rate_windows");
+
+            migrationBuilder.DropTable(
+                name: "telegram_sends");
+
+            migrationBuilder.DropTable(
+                name: "telegram_updates");
+
+            migrationBuilder.DropTable(
+                name: "telegram_users");
+        }
+    }
+}
