@@ -35,10 +35,9 @@ if [ -z "${SATSUB_TEST_POSTGRES:-}" ]; then
   export SATSUB_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=postgres;Password=$password"
 fi
 
-# The browser tests drive Debian's Chromium (Playwright downloads no browser here), and the build bundles Chart.js with npm.
+# The browser tests drive Debian's Chromium (Playwright downloads no browser here).
 missing=()
 [ -x "${SATSUB_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     log "missing: ${missing[*]}. Install them (apt-get install ${missing[*]}) or run this script as root."
