@@ -98,6 +98,7 @@ public static class SatsubApp
         api.MapLeaderboardApi();
         api.MapCommissionsApi();
         api.MapRefundsApi();
+        api.MapEconomyApi();
         return app;
     }
 

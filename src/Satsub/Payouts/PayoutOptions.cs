@@ -42,6 +42,12 @@ public sealed class PayoutOptions
     /// <summary>How often the worker looks for approved payouts.</summary>
     public int IntervalSeconds { get; set; } = 5;
 
+    /// <summary><c>off</c> (default), <c>daily</c> or <c>weekly</c>: pay every affiliate's available balance to their saved destination once per period.</summary>
+    public string Schedule { get; set; } = "off";
+
+    /// <summary>Scheduled payouts skip balances below this (and below <see cref="MinSats"/> or the destination's minimum).</summary>
+    public long ScheduleMinSats { get; set; } = 10_000;
+
     public PayoutLndOptions Lnd { get; set; } = new();
 
     public PayoutFeePolicy Fees => string.Equals(FeePolicy, "owner", StringComparison.OrdinalIgnoreCase) ? PayoutFeePolicy.Owner : PayoutFeePolicy.Affiliate;
@@ -86,6 +92,10 @@ internal sealed class PayoutOptionsValidator(IHostEnvironment environment) : IVa
             failures.Add(Invariant($"Payouts:DailyCapSats must be at least 1 (was {o.DailyCapSats})."));
         if (!string.Equals(o.FeePolicy, "affiliate", StringComparison.OrdinalIgnoreCase) && !string.Equals(o.FeePolicy, "owner", StringComparison.OrdinalIgnoreCase))
             failures.Add($"Payouts:FeePolicy must be 'affiliate' or 'owner' (was '{o.FeePolicy}').");
+        if (PayoutOptions.Normalize(o.Schedule) is not ("off" or "daily" or "weekly"))
+            failures.Add($"Payouts:Schedule must be off, daily or weekly (was '{o.Schedule}').");
+        if (o.ScheduleMinSats < 1)
+            failures.Add(Invariant($"Payouts:ScheduleMinSats must be at least 1 (was {o.ScheduleMinSats})."));
         if (o.ReconcileAfterSeconds is < 1 or > 86_400)
             failures.Add(Invariant($"Payouts:ReconcileAfterSeconds must be between 1 and 86400 (was {o.ReconcileAfterSeconds})."));
         if (o.IntervalSeconds is < 1 or > 3_600)

@@ -31,8 +31,13 @@ public static class PayoutsModule
         services.AddScoped<PayoutService>();
         services.AddScoped<PayoutProcessor>();
         services.AddScoped<PayoutExport>();
+        services.AddScoped<ScheduledPayouts>();
+        services.AddScoped<Affiliates.CommissionReview>();
+        services.AddScoped<Affiliates.PayWithEarnings>();
         return builder;
     }
 
-    public static IServiceCollection AddPayoutWorker(this IServiceCollection services) => services.AddHostedService<PayoutWorker>();
+    /// <summary>The payout worker and the scheduled payouts (idle while <c>Payouts:Schedule</c> is off).</summary>
+    public static IServiceCollection AddPayoutWorker(this IServiceCollection services) =>
+        services.AddHostedService<PayoutWorker>().AddHostedService<ScheduledPayoutWorker>();
 }
