@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Satsub.Payments;
 using Satsub.Payouts.LightningAddress;
+using Satsub.Payouts.Providers.BtcPay;
 using Satsub.Payouts.Providers.Lnd;
 using Satsub.Payouts.Providers.Manual;
 using Satsub.Payouts.Providers.Sandbox;
@@ -9,7 +11,7 @@ namespace Satsub.Payouts;
 
 public static class PayoutsModule
 {
-    public static readonly IReadOnlyList<string> ProviderNames = [SandboxPayoutProvider.ProviderName, ManualPayoutProvider.ProviderName, LndPayoutProvider.ProviderName];
+    public static readonly IReadOnlyList<string> ProviderNames = [SandboxPayoutProvider.ProviderName, ManualPayoutProvider.ProviderName, LndPayoutProvider.ProviderName, BtcPayPayoutProvider.ProviderName];
 
     /// <summary>
     /// Registers <c>Payouts</c> (validated at start; the provider defaults to <c>sandbox</c> in Development and
@@ -28,6 +30,9 @@ public static class PayoutsModule
         services.AddSingleton<IPayoutProvider, SandboxPayoutProvider>();
         services.AddSingleton<IPayoutProvider, ManualPayoutProvider>();
         services.AddSingleton<IPayoutProvider, LndPayoutProvider>();
+        services.AddSingleton<IPayoutProvider, BtcPayPayoutProvider>();
+        services.AddProviderHttpClient(BtcPayPayoutProvider.HttpClientName,
+            sp => Math.Clamp(sp.GetRequiredService<IOptions<PayoutOptions>>().Value.BtcPay.TimeoutSeconds, 1, 300));
         services.AddScoped<PayoutService>();
         services.AddScoped<PayoutProcessor>();
         services.AddScoped<PayoutExport>();
