@@ -18,14 +18,17 @@ public sealed class BtcPayPayoutTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         btcpay = await FakeBtcPayPayouts.StartAsync();
-        app = await SatsubServices.StartAsync(DbKind.Sqlite, PayoutTestKit.With(
+        app = await StartAppAsync(timeoutSeconds: 15);
+    }
+
+    private Task<SatsubServices> StartAppAsync(int timeoutSeconds) =>
+        SatsubServices.StartAsync(DbKind.Sqlite, PayoutTestKit.With(
             ("Payouts:Provider", "btcpay"),
             ("Payouts:BtcPay:Url", btcpay.BaseUri.ToString()),
             ("Payouts:BtcPay:ApiKey", FakeBtcPayPayouts.ApiKey),
             ("Payouts:BtcPay:StoreId", FakeBtcPayPayouts.StoreId),
-            ("Payouts:BtcPay:TimeoutSeconds", "1"),
+            ("Payouts:BtcPay:TimeoutSeconds", timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ("Payouts:ReconcileAfterSeconds", "60")));
-    }
 
     public async Task DisposeAsync()
     {
@@ -120,8 +123,10 @@ public sealed class BtcPayPayoutTests : IAsyncLifetime
     [Fact]
     public async Task TimeOutAfterCreation_StaysInFlight_AndIsReconciledByMetadata_NeverCreatedTwice()
     {
-        btcpay.CreateDelay = TimeSpan.FromSeconds(3); // longer than Payouts:BtcPay:TimeoutSeconds
+        await app.DisposeAsync();
+        app = await StartAppAsync(timeoutSeconds: 2);
         var affiliate = await app.AffiliateWithSalesAsync(2);
+        btcpay.CreateDelay = TimeSpan.FromSeconds(4); // longer than Payouts:BtcPay:TimeoutSeconds
         var payout = await app.RequestAsync(affiliate.Id, 10_000, PayoutTestKit.OnchainAddress);
         await app.ProcessAsync();
         Assert.Equal(PayoutStatus.Sending, (await app.GetPayoutAsync(payout.Id)).Status);
