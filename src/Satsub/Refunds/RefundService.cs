@@ -86,7 +86,9 @@ public sealed class RefundService(SatsubDbContext db, TimeProvider clock, Micros
         var entries = amounts.Where(kv => kv.Value != 0).Select(kv => (kv.Key, new Sats(kv.Value))).ToList();
         var posting = LedgerBook.Post(db, $"refund:{invoiceId:D}", "refund", now, entries, invoiceId);
         refund.PostingId = posting.Id;
-        if (commission is not null)
+        // A commission the admin reversed after review is no longer the affiliate's: the refund takes nothing from them.
+        var wasReversed = commission?.State == CommissionState.Reversed;
+        if (commission is not null && !wasReversed)
         {
             refund.CommissionReversedSats = commission.AmountSats;
             refund.ClawedBackFromAvailable = clawback;
@@ -98,7 +100,7 @@ public sealed class RefundService(SatsubDbContext db, TimeProvider clock, Micros
         var period = (invoice.PeriodEnd - invoice.PeriodStart) ?? TimeSpan.FromDays(invoice.DurationDays);
         var expired = subscription.Shorten(period, now);
 
-        QueueAndFlag(invoice, commission, clawback, subscription, expired, now);
+        QueueAndFlag(invoice, wasReversed ? null : commission, clawback, subscription, expired, now);
         await db.SaveChangesAsync(ct);
         if (clawback)
         {

@@ -97,7 +97,8 @@ public sealed class FraudGuardTests(FraudGuardFixture fx) : IClassFixture<FraudG
 
         // A refund after the reversal takes the whole sale back from the owner; the affiliate is untouched.
         var refund = await App.WithAsync<RefundService, RefundResult>(r => r.RefundAsync(invoice.Id, "test", default));
-        Assert.False(refund.ClawedBack);
+        Assert.Equal((false, 0L), (refund.ClawedBack, refund.CommissionReversed.Value));
+        Assert.Equal(CommissionState.Reversed, (await CommissionAsync(invoice.Id)).State);
         Assert.Equal(owner, (await App.AccountAsync(Accounts.OwnerRevenue)).Value);
         Assert.Equal(AffiliateBalance(0, 0), await App.BalanceAsync(referrer.Id));
         await App.AssertLedgerBalancedAsync();
