@@ -15,6 +15,27 @@ public sealed class AffiliateOptions
 
     /// <summary>Bonus tiers, none by default. Bonuses come out of the owner's share.</summary>
     public List<AffiliateTier> Tiers { get; set; } = [];
+
+    /// <summary>
+    /// Hold the commission for the admin's review when buyer and referrer share a Telegram id, a payout destination or
+    /// a paying wallet (fraud guard). True by default.
+    /// </summary>
+    public bool HoldSharedIdentity { get; set; } = true;
+
+    /// <summary>Distinct paying referred customers an affiliate needs before their first payout (0: no minimum).</summary>
+    public int MinPayingReferralsForPayout { get; set; }
+
+    /// <summary>An affiliate whose referred sales are refunded at more than this rate (basis points) is flagged…</summary>
+    public int RefundRateFlagBps { get; set; } = 3_000;
+
+    /// <summary>…once they have at least this many referred sales (fewer say nothing about a rate).</summary>
+    public int RefundRateMinSales { get; set; } = 10;
+
+    /// <summary>
+    /// Registrations per referral code per minute beyond which new users are registered without the referrer and the
+    /// code is flagged. Never below 60, so that a real launch is not blocked.
+    /// </summary>
+    public int MaxRegistrationsPerMinutePerCode { get; set; } = 120;
 }
 
 public sealed class AffiliateTier
@@ -36,6 +57,14 @@ internal sealed class AffiliateOptionsValidator : IValidateOptions<AffiliateOpti
             failures.Add($"Affiliate:BaseBps must be between 0 and 10000 (was {o.BaseBps}).");
         if (o.HoldDays is < 0 or > 365)
             failures.Add($"Affiliate:HoldDays must be between 0 and 365 (was {o.HoldDays}).");
+        if (o.MinPayingReferralsForPayout is < 0 or > 1_000_000)
+            failures.Add($"Affiliate:MinPayingReferralsForPayout must be between 0 and 1000000 (was {o.MinPayingReferralsForPayout}).");
+        if (o.RefundRateFlagBps is < 1 or > 10_000)
+            failures.Add($"Affiliate:RefundRateFlagBps must be between 1 and 10000 (was {o.RefundRateFlagBps}).");
+        if (o.RefundRateMinSales < 1)
+            failures.Add($"Affiliate:RefundRateMinSales must be at least 1 (was {o.RefundRateMinSales}).");
+        if (o.MaxRegistrationsPerMinutePerCode < 60)
+            failures.Add($"Affiliate:MaxRegistrationsPerMinutePerCode must be at least 60, so a real launch is not blocked (was {o.MaxRegistrationsPerMinutePerCode}).");
         for (var i = 0; i < o.Tiers.Count; i++)
         {
             var t = o.Tiers[i];

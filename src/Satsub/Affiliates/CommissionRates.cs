@@ -28,7 +28,7 @@ public sealed class CommissionRates(IOptions<AffiliateOptions> options)
 
     public static async Task<AffiliateStanding> StandingAsync(SatsubDbContext db, Guid affiliateId, CancellationToken ct)
     {
-        var earned = db.Commissions.Where(c => c.AffiliateId == affiliateId && c.State != CommissionState.ClawedBack);
+        var earned = db.Commissions.Where(c => c.AffiliateId == affiliateId && c.State != CommissionState.ClawedBack && c.State != CommissionState.Reversed);
         var payingCustomers = await earned.Select(c => c.BuyerId).Distinct().CountAsync(ct);
         var referredSales = await earned.SumAsync(c => (long?)c.SaleSats, ct) ?? 0;
         return new AffiliateStanding(payingCustomers, referredSales);

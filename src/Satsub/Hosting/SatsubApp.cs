@@ -109,6 +109,7 @@ public static class SatsubApp
         api.MapRefundsApi();
         app.MapTransparency();
         app.MapDashboard();
+        api.MapEconomyApi();
         return app;
     }
 

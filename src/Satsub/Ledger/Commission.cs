@@ -11,7 +11,11 @@ public enum CommissionState
     Pending,
     Available,
     ClawedBack,
+    /// <summary>Held by a fraud guard (see <see cref="Commission.ReviewReason"/>): the hold-release worker leaves it; the admin releases or reverses it.</summary>
     HeldForReview,
+
+    /// <summary>Reversed by the admin after review: the sale stands, the commission went to the owner.</summary>
+    Reversed,
 }
 
 /// <summary>
@@ -33,6 +37,10 @@ public sealed class Commission : IVersioned
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset AvailableAt { get; set; }
     public Guid PostingId { get; set; }
+
+    /// <summary>Why a fraud guard held the commission for review (null when none did).</summary>
+    public string? ReviewReason { get; set; }
+
     public uint Version { get; set; }
 }
 
@@ -44,6 +52,7 @@ internal sealed class CommissionConfiguration : IEntityTypeConfiguration<Commiss
         b.HasKey(c => c.Id);
         b.Property(c => c.PlanCode).HasMaxLength(32).IsRequired();
         b.Property(c => c.TierName).HasMaxLength(64);
+        b.Property(c => c.ReviewReason).HasMaxLength(512);
         b.Property(c => c.State).HasConversion(EnumNames.Converter<CommissionState>()).HasMaxLength(24);
         b.HasIndex(c => c.InvoiceId).IsUnique();
         b.HasIndex(c => new { c.AffiliateId, c.CreatedAt });

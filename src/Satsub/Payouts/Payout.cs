@@ -40,6 +40,9 @@ public sealed class Payout : IVersioned
     public int Attempts { get; set; }
 
     public DateTimeOffset? LastAttemptAt { get; set; }
+
+    /// <summary>For a scheduled payout, its period (<c>daily:2026-01-15</c>, <c>weekly:2026-W03</c>): one payout per affiliate and period.</summary>
+    public string? ScheduleKey { get; set; }
     public DateTimeOffset RequestedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public uint Version { get; set; }
@@ -61,6 +64,8 @@ internal sealed class PayoutConfiguration : IEntityTypeConfiguration<Payout>
         b.Property(p => p.Invoice).HasMaxLength(Lightning.Bolt11Invoice.MaxLength);
         // One payment hash pays one payout: the same invoice can never be paid out twice.
         b.HasIndex(p => p.PaymentHash).IsUnique().HasFilter("payment_hash IS NOT NULL");
+        b.Property(p => p.ScheduleKey).HasMaxLength(64);
+        b.HasIndex(p => new { p.UserId, p.ScheduleKey }).IsUnique().HasFilter("schedule_key IS NOT NULL");
         b.HasIndex(p => new { p.UserId, p.RequestedAt });
         b.HasIndex(p => p.RequestedAt);
         b.HasIndex(p => p.Status);

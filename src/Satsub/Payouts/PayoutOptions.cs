@@ -18,7 +18,7 @@ public sealed class PayoutOptions
 {
     public const string Section = "Payouts";
 
-    /// <summary><c>sandbox</c> (the default in Development, refused in Production), <c>manual</c> (the default elsewhere) or <c>lnd</c>.</summary>
+    /// <summary><c>sandbox</c> (the default in Development, refused in Production), <c>manual</c> (the default elsewhere), <c>lnd</c> or <c>btcpay</c>.</summary>
     public string? Provider { get; set; }
 
     /// <summary>The smallest Lightning payout (Lightning Address or BOLT11).</summary>
@@ -42,7 +42,15 @@ public sealed class PayoutOptions
     /// <summary>How often the worker looks for approved payouts.</summary>
     public int IntervalSeconds { get; set; } = 5;
 
+    /// <summary><c>off</c> (default), <c>daily</c> or <c>weekly</c>: pay every affiliate's available balance to their saved destination once per period.</summary>
+    public string Schedule { get; set; } = "off";
+
+    /// <summary>Scheduled payouts skip balances below this (and below <see cref="MinSats"/> or the destination's minimum).</summary>
+    public long ScheduleMinSats { get; set; } = 10_000;
+
     public PayoutLndOptions Lnd { get; set; } = new();
+
+    public Providers.BtcPay.PayoutBtcPayOptions BtcPay { get; set; } = new();
 
     public PayoutFeePolicy Fees => string.Equals(FeePolicy, "owner", StringComparison.OrdinalIgnoreCase) ? PayoutFeePolicy.Owner : PayoutFeePolicy.Affiliate;
 
@@ -75,7 +83,7 @@ internal sealed class PayoutOptionsValidator(IHostEnvironment environment) : IVa
         if (provider is null || !PayoutsModule.ProviderNames.Contains(provider))
             failures.Add($"Payouts:Provider must be one of {string.Join(", ", PayoutsModule.ProviderNames)} (was '{o.Provider}').");
         else if (provider == Providers.Sandbox.SandboxPayoutProvider.ProviderName && environment.IsProduction())
-            failures.Add("Payouts:Provider is 'sandbox', a development mode that pays nobody: it is refused in Production. Choose 'manual' or 'lnd'.");
+            failures.Add("Payouts:Provider is 'sandbox', a development mode that pays nobody: it is refused in Production. Choose 'manual', 'lnd' or 'btcpay'.");
         if (o.MinSats < 1)
             failures.Add(Invariant($"Payouts:MinSats must be at least 1 (was {o.MinSats})."));
         if (o.MinOnchainSats < 546)
@@ -86,6 +94,10 @@ internal sealed class PayoutOptionsValidator(IHostEnvironment environment) : IVa
             failures.Add(Invariant($"Payouts:DailyCapSats must be at least 1 (was {o.DailyCapSats})."));
         if (!string.Equals(o.FeePolicy, "affiliate", StringComparison.OrdinalIgnoreCase) && !string.Equals(o.FeePolicy, "owner", StringComparison.OrdinalIgnoreCase))
             failures.Add($"Payouts:FeePolicy must be 'affiliate' or 'owner' (was '{o.FeePolicy}').");
+        if (PayoutOptions.Normalize(o.Schedule) is not ("off" or "daily" or "weekly"))
+            failures.Add($"Payouts:Schedule must be off, daily or weekly (was '{o.Schedule}').");
+        if (o.ScheduleMinSats < 1)
+            failures.Add(Invariant($"Payouts:ScheduleMinSats must be at least 1 (was {o.ScheduleMinSats})."));
         if (o.ReconcileAfterSeconds is < 1 or > 86_400)
             failures.Add(Invariant($"Payouts:ReconcileAfterSeconds must be between 1 and 86400 (was {o.ReconcileAfterSeconds})."));
         if (o.IntervalSeconds is < 1 or > 3_600)
@@ -97,7 +109,27 @@ internal sealed class PayoutOptionsValidator(IHostEnvironment environment) : IVa
             if (o.ReconcileAfterSeconds <= o.Lnd.TimeoutSeconds + 5)
                 failures.Add(Invariant($"Payouts:ReconcileAfterSeconds ({o.ReconcileAfterSeconds}) must be more than Payouts:Lnd:TimeoutSeconds + 5 ({o.Lnd.TimeoutSeconds + 5}), so a payment still being sent is never reconciled early."));
         }
+        if (provider == Providers.BtcPay.BtcPayPayoutProvider.ProviderName)
+            ValidateBtcPay(o.BtcPay, failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateBtcPay(Providers.BtcPay.PayoutBtcPayOptions o, List<string> failures)
+    {
+        if (string.IsNullOrWhiteSpace(o.Url) || !Uri.TryCreate(o.Url, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp))
+            failures.Add("Payouts:BtcPay:Url is required for the btcpay payout provider: the server's address, e.g. https://btcpay.example.com.");
+        else if (!string.IsNullOrEmpty(url.UserInfo) || !string.IsNullOrEmpty(url.Query))
+            failures.Add("Payouts:BtcPay:Url must not carry credentials or a query.");
+        else if (url.Scheme == Uri.UriSchemeHttp && !url.IsLoopback)
+            failures.Add("Payouts:BtcPay:Url must use https: plain http is allowed only on loopback.");
+        if (string.IsNullOrWhiteSpace(o.ApiKey))
+            failures.Add("Payouts:BtcPay:ApiKey is required for the btcpay payout provider (a Greenfield key with btcpay.store.cancreatepullpayments and btcpay.store.canmanagepullpayments).");
+        if (string.IsNullOrWhiteSpace(o.StoreId))
+            failures.Add("Payouts:BtcPay:StoreId is required for the btcpay payout provider.");
+        if (o.TimeoutSeconds is < 1 or > 300)
+            failures.Add(Invariant($"Payouts:BtcPay:TimeoutSeconds must be between 1 and 300 (was {o.TimeoutSeconds})."));
+        if (string.IsNullOrWhiteSpace(o.OnchainPayoutMethodId) || string.IsNullOrWhiteSpace(o.LightningPayoutMethodId))
+            failures.Add("Payouts:BtcPay:OnchainPayoutMethodId and LightningPayoutMethodId must not be empty.");
     }
 
     private static void ValidateLnd(PayoutLndOptions o, List<string> failures)

@@ -15,21 +15,22 @@ namespace Satsub.Payouts;
 /// <c>paid</c>, or a failure or rejection returns it to <c>available</c>.
 /// </summary>
 public sealed class PayoutService(SatsubDbContext db, TimeProvider clock, IOptions<PayoutOptions> options, IOptions<BitcoinOptions> bitcoin,
-    ILogger<PayoutService> logger)
+    IOptions<Affiliates.AffiliateOptions> affiliateOptions, ILogger<PayoutService> logger)
 {
     /// <summary>One advisory lock for every payout request on PostgreSQL: requests are rare, and the daily cap spans all affiliates.</summary>
     internal const long RequestLockKey = 0x5a75_6201_7061_7931; // "satsub payouts"
 
     private PayoutOptions Options => options.Value;
 
-    public async Task<Payout> RequestAsync(Guid userId, long? amountSats, string? destination, CancellationToken ct)
+    /// <param name="scheduleKey">For a scheduled payout, its period: a second request for the same affiliate and period returns the first payout.</param>
+    public async Task<Payout> RequestAsync(Guid userId, long? amountSats, string? destination, CancellationToken ct, string? scheduleKey = null)
     {
         for (var attempt = 1; ; attempt++)
         {
             db.ChangeTracker.Clear();
             try
             {
-                return await RequestOnceAsync(userId, amountSats, destination, ct);
+                return await RequestOnceAsync(userId, amountSats, destination, scheduleKey, ct);
             }
             catch (Exception ex) when (attempt < 5 && DbErrors.IsRetryableConflict(ex))
             {
@@ -38,7 +39,7 @@ public sealed class PayoutService(SatsubDbContext db, TimeProvider clock, IOptio
         }
     }
 
-    private async Task<Payout> RequestOnceAsync(Guid userId, long? amountSats, string? destinationText, CancellationToken ct)
+    private async Task<Payout> RequestOnceAsync(Guid userId, long? amountSats, string? destinationText, string? scheduleKey, CancellationToken ct)
     {
         var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == userId, ct)
             ?? throw new DomainException("user_not_found", "No such user.", 404);
@@ -57,6 +58,11 @@ public sealed class PayoutService(SatsubDbContext db, TimeProvider clock, IOptio
         // SQLite: the transaction is BEGIN IMMEDIATE, so requests are already one at a time.
         if (db.IsPostgres)
             await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock({0})", [RequestLockKey], ct);
+
+        if (scheduleKey is not null
+            && await db.Payouts.AsNoTracking().SingleOrDefaultAsync(p => p.UserId == userId && p.ScheduleKey == scheduleKey, ct) is { } scheduled)
+            return scheduled;
+        await CheckPayingReferralsAsync(userId, ct);
 
         var available = (await LedgerBook.BalanceAsync(db, Accounts.AffiliateAvailable(userId), ct)).Value;
         var amount = amountSats ?? destination.Invoice?.AmountSats ?? available;
@@ -88,6 +94,7 @@ public sealed class PayoutService(SatsubDbContext db, TimeProvider clock, IOptio
             Status = amount <= Options.AutoApproveMaxSats ? PayoutStatus.Approved : PayoutStatus.Requested,
             PaymentHash = paymentHash,
             Invoice = destination.Invoice?.Invoice,
+            ScheduleKey = scheduleKey,
             RequestedAt = now,
             UpdatedAt = now,
         };
@@ -105,6 +112,23 @@ public sealed class PayoutService(SatsubDbContext db, TimeProvider clock, IOptio
         await tx.CommitAsync(ct);
         logger.LogInformation("Payout {PayoutId} of {Amount} sats requested by {UserId} ({Status})", payout.Id, amount, userId, payout.Status);
         return payout;
+    }
+
+    /// <summary>
+    /// Fraud guard: before the first payout sent (or still on its way), the affiliate needs
+    /// <c>Affiliate:MinPayingReferralsForPayout</c> distinct paying referred customers, counting sales not refunded or reversed.
+    /// </summary>
+    private async Task CheckPayingReferralsAsync(Guid userId, CancellationToken ct)
+    {
+        var minimum = affiliateOptions.Value.MinPayingReferralsForPayout;
+        if (minimum <= 0) return;
+        if (await db.Payouts.AnyAsync(p => p.UserId == userId && p.Status == PayoutStatus.Sent, ct)) return;
+        var paying = await db.Commissions
+            .Where(c => c.AffiliateId == userId && c.State != CommissionState.ClawedBack && c.State != CommissionState.Reversed)
+            .Select(c => c.BuyerId).Distinct().CountAsync(ct);
+        if (paying < minimum)
+            throw new DomainException("too_few_paying_referrals",
+                $"The first payout needs {minimum} distinct paying referred customers; you have {paying}.", 409);
     }
 
     public async Task<Payout> GetAsync(Guid id, CancellationToken ct) =>

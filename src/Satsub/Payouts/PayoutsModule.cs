@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Satsub.Payments;
 using Satsub.Payouts.LightningAddress;
+using Satsub.Payouts.Providers.BtcPay;
 using Satsub.Payouts.Providers.Lnd;
 using Satsub.Payouts.Providers.Manual;
 using Satsub.Payouts.Providers.Sandbox;
@@ -9,7 +11,7 @@ namespace Satsub.Payouts;
 
 public static class PayoutsModule
 {
-    public static readonly IReadOnlyList<string> ProviderNames = [SandboxPayoutProvider.ProviderName, ManualPayoutProvider.ProviderName, LndPayoutProvider.ProviderName];
+    public static readonly IReadOnlyList<string> ProviderNames = [SandboxPayoutProvider.ProviderName, ManualPayoutProvider.ProviderName, LndPayoutProvider.ProviderName, BtcPayPayoutProvider.ProviderName];
 
     /// <summary>
     /// Registers <c>Payouts</c> (validated at start; the provider defaults to <c>sandbox</c> in Development and
@@ -28,11 +30,19 @@ public static class PayoutsModule
         services.AddSingleton<IPayoutProvider, SandboxPayoutProvider>();
         services.AddSingleton<IPayoutProvider, ManualPayoutProvider>();
         services.AddSingleton<IPayoutProvider, LndPayoutProvider>();
+        services.AddSingleton<IPayoutProvider, BtcPayPayoutProvider>();
+        services.AddProviderHttpClient(BtcPayPayoutProvider.HttpClientName,
+            sp => Math.Clamp(sp.GetRequiredService<IOptions<PayoutOptions>>().Value.BtcPay.TimeoutSeconds, 1, 300));
         services.AddScoped<PayoutService>();
         services.AddScoped<PayoutProcessor>();
         services.AddScoped<PayoutExport>();
+        services.AddScoped<ScheduledPayouts>();
+        services.AddScoped<Affiliates.CommissionReview>();
+        services.AddScoped<Affiliates.PayWithEarnings>();
         return builder;
     }
 
-    public static IServiceCollection AddPayoutWorker(this IServiceCollection services) => services.AddHostedService<PayoutWorker>();
+    /// <summary>The payout worker and the scheduled payouts (idle while <c>Payouts:Schedule</c> is off).</summary>
+    public static IServiceCollection AddPayoutWorker(this IServiceCollection services) =>
+        services.AddHostedService<PayoutWorker>().AddHostedService<ScheduledPayoutWorker>();
 }

@@ -18,7 +18,8 @@ public sealed record RefundResult(Guid RefundId, Guid InvoiceId, Sats Amount, Sa
 /// <c>pending</c> while held, otherwise from <c>available</c>, which may go negative and is then recovered from
 /// future commissions; that case is flagged to the admin.
 /// </summary>
-public sealed class RefundService(SatsubDbContext db, TimeProvider clock, ILogger<RefundService> logger)
+public sealed class RefundService(SatsubDbContext db, TimeProvider clock, Microsoft.Extensions.Options.IOptions<Affiliates.AffiliateOptions> affiliateOptions,
+    ILogger<RefundService> logger)
 {
     public async Task<RefundResult> RefundAsync(Guid invoiceId, string reason, CancellationToken ct)
     {
@@ -57,23 +58,37 @@ public sealed class RefundService(SatsubDbContext db, TimeProvider clock, ILogge
         var sale = await db.LedgerEntries.AsNoTracking().Where(e => e.PostingId == salePostingId).ToListAsync(ct);
         var commission = await db.Commissions.SingleOrDefaultAsync(c => c.InvoiceId == invoiceId, ct);
         var clawback = false;
-        var entries = new List<(string, Sats)>();
+        var amounts = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var e in sale)
         {
             var account = e.Account;
             var isCommission = commission is not null
                 && (account == Accounts.AffiliatePending(commission.AffiliateId) || account == Accounts.AffiliateAvailable(commission.AffiliateId));
-            if (isCommission && !(commission!.State == CommissionState.Pending && account == Accounts.AffiliatePending(commission.AffiliateId)))
+            if (isCommission && commission!.State == CommissionState.Reversed)
+            {
+                // The admin already moved this commission to the owner after review: the owner gives it back.
+                account = Accounts.OwnerRevenue;
+            }
+            else if (isCommission && !(commission!.State is CommissionState.Pending or CommissionState.HeldForReview
+                         && account == Accounts.AffiliatePending(commission.AffiliateId)))
             {
                 // Released (or never held, with Affiliate:HoldDays = 0): the affiliate could already withdraw it.
                 account = Accounts.AffiliateAvailable(commission.AffiliateId);
                 clawback = true;
             }
-            entries.Add((account, new Sats(-e.AmountSats)));
+            else if (account == Accounts.CustomerPayments && invoice.Provider == Affiliates.PayWithEarnings.ProviderName)
+            {
+                // Paid with earnings: the refund goes back to the buyer's own available balance, not out of Satsub.
+                account = Accounts.AffiliateAvailable(invoice.UserId);
+            }
+            amounts[account] = amounts.GetValueOrDefault(account) - e.AmountSats;
         }
+        var entries = amounts.Where(kv => kv.Value != 0).Select(kv => (kv.Key, new Sats(kv.Value))).ToList();
         var posting = LedgerBook.Post(db, $"refund:{invoiceId:D}", "refund", now, entries, invoiceId);
         refund.PostingId = posting.Id;
-        if (commission is not null)
+        // A commission the admin reversed after review is no longer the affiliate's: the refund takes nothing from them.
+        var wasReversed = commission?.State == CommissionState.Reversed;
+        if (commission is not null && !wasReversed)
         {
             refund.CommissionReversedSats = commission.AmountSats;
             refund.ClawedBackFromAvailable = clawback;
@@ -85,7 +100,7 @@ public sealed class RefundService(SatsubDbContext db, TimeProvider clock, ILogge
         var period = (invoice.PeriodEnd - invoice.PeriodStart) ?? TimeSpan.FromDays(invoice.DurationDays);
         var expired = subscription.Shorten(period, now);
 
-        QueueAndFlag(invoice, commission, clawback, subscription, expired, now);
+        QueueAndFlag(invoice, wasReversed ? null : commission, clawback, subscription, expired, now);
         await db.SaveChangesAsync(ct);
         if (clawback)
         {
@@ -93,6 +108,8 @@ public sealed class RefundService(SatsubDbContext db, TimeProvider clock, ILogge
                 $"Invoice {invoiceId:D} was refunded after its commission of {commission.AmountSats} sats became available; " +
                 "the affiliate's available balance is reduced and may be negative until future commissions cover it.", now, ct);
         }
+        if (commission is not null)
+            await Affiliates.FraudGuards.CheckRefundRateAsync(db, affiliateOptions.Value, commission.AffiliateId, now, ct);
         await tx.CommitAsync(ct);
         logger.LogInformation("Refunded invoice {InvoiceId}: {Amount} sats, commission reversed {Commission} (clawback: {Clawback})",
             invoiceId, invoice.AmountSats, refund.CommissionReversedSats, clawback);

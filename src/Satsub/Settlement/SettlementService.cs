@@ -113,11 +113,15 @@ public sealed class SettlementService(
         var split = Split.Of(invoice.Amount, rate?.Bps);
 
         var holdDays = affiliateOptions.Value.HoldDays;
+        // Fraud guard: a commission between people who look like one person waits for the admin, in `pending`.
+        var reviewReason = buyer.ReferrerId is { } suspect && affiliateOptions.Value.HoldSharedIdentity
+            ? await FraudGuards.SharedIdentityAsync(db, buyer, suspect, invoice, ct)
+            : null;
         var entries = new List<(string, Sats)> { (Accounts.CustomerPayments, -split.Sale) };
         if (split.Owner > Sats.Zero) entries.Add((Accounts.OwnerRevenue, split.Owner));
         if (split.Affiliate > Sats.Zero)
         {
-            var bucket = holdDays == 0 ? Accounts.AffiliateAvailable(buyer.ReferrerId!.Value) : Accounts.AffiliatePending(buyer.ReferrerId!.Value);
+            var bucket = holdDays == 0 && reviewReason is null ? Accounts.AffiliateAvailable(buyer.ReferrerId!.Value) : Accounts.AffiliatePending(buyer.ReferrerId!.Value);
             entries.Add((bucket, split.Affiliate));
         }
         var posting = LedgerBook.Post(db, $"settle:{invoice.Provider}:{invoice.ProviderInvoiceId}", "sale", now, entries,
@@ -140,15 +144,22 @@ public sealed class SettlementService(
                 RateBps = split.RateBps,
                 TierName = rate?.TierName,
                 AmountSats = split.Affiliate.Value,
-                State = holdDays == 0 ? CommissionState.Available : CommissionState.Pending,
+                State = reviewReason is not null ? CommissionState.HeldForReview : holdDays == 0 ? CommissionState.Available : CommissionState.Pending,
                 CreatedAt = now,
                 AvailableAt = now.AddDays(holdDays),
                 PostingId = posting.Id,
+                ReviewReason = reviewReason,
             });
         }
 
         QueueEffects(invoice, subscription, split, buyer.ReferrerId, renewal, now);
         await db.SaveChangesAsync(ct);
+        if (reviewReason is not null)
+        {
+            await Operations.AdminFlags.RaiseAsync(db, FraudGuards.CommissionHeldFlag, $"commission-held:{invoice.Id:D}", $"affiliate {buyer.ReferrerId:D}",
+                $"The commission of {split.Affiliate.Value} sats on invoice {invoice.Id:D} is held for review: {reviewReason}. " +
+                "Release or reverse it with POST /api/v1/admin/commissions/{id}/release|reverse.", now, ct);
+        }
         if (buyer.ReferrerId is { } referrer && rate is { } rateBefore)
             await TierUps.QueueIfRaisedAsync(db, rates, referrer, rateBefore, invoice.Id, now, ct);
         if (inSameTransaction is not null) await inSameTransaction(db, ct);

@@ -10,7 +10,7 @@ namespace Satsub.Users;
 public sealed record RegistrationRequest(string Platform, string? ExternalId, string? Username, string? Referral);
 
 /// <summary>Registers users. The referrer is fixed here, once: an unknown referral is refused, never guessed.</summary>
-public sealed partial class UserRegistration(SatsubDbContext db, TimeProvider clock)
+public sealed partial class UserRegistration(SatsubDbContext db, TimeProvider clock, Microsoft.Extensions.Options.IOptions<Affiliates.AffiliateOptions> affiliateOptions)
 {
     [GeneratedRegex("^[a-z][a-z0-9_-]{1,31}$")]
     public static partial Regex PlatformPattern();
@@ -40,11 +40,18 @@ public sealed partial class UserRegistration(SatsubDbContext db, TimeProvider cl
 
         var id = Guid.CreateVersion7(clock.GetUtcNow());
         Guid? referrerId = null;
+        User? throttled = null;
         if (!string.IsNullOrWhiteSpace(request.Referral))
         {
             var referrer = await ResolveReferrerAsync(request.Referral.Trim(), ct)
                 ?? throw new DomainException("unknown_referrer", "referral_id names no user: give a user id or a referral code.", 422);
             referrerId = referrer.Id;
+            // Velocity guard: register the user anyway, without crediting the referrer, and flag the code.
+            if (await ReferralVelocity.IsOverLimitAsync(db, affiliateOptions.Value, referrer.Id, clock.GetUtcNow(), ct))
+            {
+                referrerId = null;
+                throttled = referrer;
+            }
         }
 
         for (var attempt = 0; ; attempt++)
@@ -60,6 +67,8 @@ public sealed partial class UserRegistration(SatsubDbContext db, TimeProvider cl
             try
             {
                 await db.SaveChangesAsync(ct);
+                if (throttled is not null)
+                    await ReferralVelocity.FlagAsync(db, affiliateOptions.Value, throttled.Id, throttled.ReferralCode, id, user.CreatedAt, ct);
                 return (user, true);
             }
             catch (DbUpdateException ex) when (DbErrors.IsUniqueViolation(ex) && attempt < 3)

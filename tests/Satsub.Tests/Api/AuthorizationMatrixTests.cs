@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using System.Text.Json;
 using Satsub.Tests.Fixtures;
 
@@ -17,9 +18,25 @@ public sealed class AuthorizationMatrixFactory : ApiFactory
     public string RevocableKeyId { get; private set; } = "";
     public string OtherPlatformKey { get; private set; } = "";
     public string RevokedKey { get; private set; } = "";
+    public string AffiliateId { get; private set; } = "";
+    public string PayoutId { get; private set; } = "";
+    public string ApprovablePayoutId { get; private set; } = "";
+    public string RejectablePayoutId { get; private set; } = "";
+    public string ManualPayoutId { get; private set; } = "";
+    public string FlagId { get; private set; } = "";
+    public string ReleasableCommissionId { get; private set; } = "";
+    public string ReversibleCommissionId { get; private set; } = "";
+
+    // No hold, so the affiliate's sales are withdrawable at once; payouts above 1,000 sats wait for the admin.
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Affiliate:HoldDays"] = "0",
+        ["Payouts:AutoApproveMaxSats"] = "1000",
+    };
 
     protected override async Task SeedAsync()
     {
+        await SeedEconomyAsync();
         var user = await RegisterAsync("website");
         UserId = user.Str("user_id");
         Username = user.Str("username");
@@ -37,6 +54,51 @@ public sealed class AuthorizationMatrixFactory : ApiFactory
         OtherPlatformKey = await CreateKeyAsync("telegram");
         RevokedKey = await CreateKeyAsync("website");
         await RevokeAsync(RevokedKey);
+    }
+
+    /// <summary>A website affiliate with 30,000 sats available, payouts in each state the admin acts on, a flag and two held commissions.</summary>
+    private async Task SeedEconomyAsync()
+    {
+        var affiliate = await RegisterAsync("website");
+        AffiliateId = affiliate.Str("user_id");
+        for (var i = 0; i < 6; i++)
+        {
+            var buyer = await RegisterAsync("telegram", referral: affiliate.Str("referral_code"));
+            await SettleAsync((await BuyAsync(buyer.Str("user_id"))).GetProperty("invoice").Str("invoice_id"));
+        }
+        async Task<string> PayoutAsync(long amount) =>
+            (await (await Admin().PostAsync($"/api/v1/users/{AffiliateId}/payouts", Http.Json(new { amount_sats = amount, destination = "matrix@wallet.example" })))
+                .AssertStatusAsync(201)).Str("payout_id");
+        PayoutId = await PayoutAsync(2000);
+        ApprovablePayoutId = await PayoutAsync(2000);
+        RejectablePayoutId = await PayoutAsync(2000);
+        ManualPayoutId = await PayoutAsync(2000);
+        var manual = Guid.Parse(ManualPayoutId);
+        await DbAsync(db => db.Payouts.Where(p => p.Id == manual)
+            .ExecuteUpdateAsync(x => x.SetProperty(p => p.Provider, "manual").SetProperty(p => p.Status, Satsub.Payouts.PayoutStatus.Approved)));
+
+        await DbAsync(async db =>
+        {
+            await Satsub.Operations.AdminFlags.RaiseAsync(db, "matrix", "matrix:" + Guid.NewGuid().ToString("N"), "matrix", "for the matrix", DateTimeOffset.UtcNow, default);
+            FlagId = (await db.AdminFlags.Where(f => f.Kind == "matrix").Select(f => f.Id).SingleAsync()).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return 0;
+        });
+
+        // Buyers who share the referrer's payout destination: their commissions are held for review.
+        var referrer = await RegisterAsync("telegram");
+        var referrerId = Guid.Parse(referrer.Str("user_id"));
+        var held = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            var buyer = await RegisterAsync("telegram", referral: referrer.Str("referral_code"));
+            var ids = new[] { referrerId, Guid.Parse(buyer.Str("user_id")) };
+            await DbAsync(db => db.Users.Where(u => ids.Contains(u.Id)).ExecuteUpdateAsync(x => x.SetProperty(u => u.PayoutDestination, "shared@wallet.example")));
+            var invoice = Guid.Parse((await BuyAsync(buyer.Str("user_id"))).GetProperty("invoice").Str("invoice_id"));
+            await SettleAsync(invoice.ToString("D"));
+            held.Add((await DbAsync(db => db.Commissions.Where(c => c.InvoiceId == invoice).Select(c => c.Id).SingleAsync())).ToString("D"));
+        }
+        ReleasableCommissionId = held[0];
+        ReversibleCommissionId = held[1];
     }
 
     private async Task<string> PlanAsync()
@@ -87,6 +149,17 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixFactory app) : I
         ["POST /admin/api-keys"] = new("POST", _ => "/api/v1/admin/api-keys", _ => new { name = "k", scopes = "website" }, Access.Admin),
         ["GET /admin/api-keys"] = new("GET", _ => "/api/v1/admin/api-keys", _ => null, Access.Admin),
         ["DELETE /admin/api-keys/{id}"] = new("DELETE", f => $"/api/v1/admin/api-keys/{f.RevocableKeyId}", _ => null, Access.Admin),
+        ["POST /users/{id}/payouts"] = new("POST", f => $"/api/v1/users/{f.AffiliateId}/payouts", _ => new { amount_sats = 1000, destination = "matrix@wallet.example" }, Access.WebsiteUser),
+        ["GET /payouts/{id}"] = new("GET", f => $"/api/v1/payouts/{f.PayoutId}", _ => null, Access.WebsiteUser),
+        ["POST /users/{id}/subscriptions/pay-with-earnings"] = new("POST", f => $"/api/v1/users/{f.AffiliateId}/subscriptions/pay-with-earnings", _ => new { subscription_type = "basic" }, Access.WebsiteUser),
+        ["POST /admin/payouts/{id}/approve"] = new("POST", f => $"/api/v1/admin/payouts/{f.ApprovablePayoutId}/approve", _ => null, Access.Admin),
+        ["POST /admin/payouts/{id}/reject"] = new("POST", f => $"/api/v1/admin/payouts/{f.RejectablePayoutId}/reject", _ => new { reason = "matrix" }, Access.Admin),
+        ["POST /admin/payouts/{id}/mark-sent"] = new("POST", f => $"/api/v1/admin/payouts/{f.ManualPayoutId}/mark-sent", _ => new { reference = new string('a', 64), fee_sats = 0 }, Access.Admin),
+        ["GET /admin/payouts/export.csv"] = new("GET", _ => "/api/v1/admin/payouts/export.csv", _ => null, Access.Admin),
+        ["GET /admin/flags"] = new("GET", _ => "/api/v1/admin/flags?status=all", _ => null, Access.Admin),
+        ["POST /admin/flags/{id}/resolve"] = new("POST", f => $"/api/v1/admin/flags/{f.FlagId}/resolve", _ => null, Access.Admin),
+        ["POST /admin/commissions/{id}/release"] = new("POST", f => $"/api/v1/admin/commissions/{f.ReleasableCommissionId}/release", _ => null, Access.Admin),
+        ["POST /admin/commissions/{id}/reverse"] = new("POST", f => $"/api/v1/admin/commissions/{f.ReversibleCommissionId}/reverse", _ => null, Access.Admin),
     };
 
     public static readonly string[] Credentials = ["none", "bad", "malformed", "revoked", "other_platform", "admin"];
@@ -126,7 +199,12 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixFactory app) : I
                         Assert.True(response.IsSuccessStatusCode, $"{routeName}: {(int)response.StatusCode}");
                         break;
                     case Access.WebsiteUser:
-                        var code = routeName == "GET /subscriptions/{id}" ? "subscription_not_found" : "user_not_found";
+                        var code = routeName switch
+                        {
+                            "GET /subscriptions/{id}" => "subscription_not_found",
+                            "GET /payouts/{id}" => "payout_not_found",
+                            _ => "user_not_found",
+                        };
                         await response.AssertProblemAsync(404, code);
                         break;
                     case Access.RegisterWebsiteUser or Access.Admin:

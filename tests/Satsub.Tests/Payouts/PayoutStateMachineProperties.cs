@@ -101,10 +101,14 @@ public abstract class PayoutStateMachineProperties<TFixture>(TFixture fx) : ICla
         ProviderThrows,
         CrashAfterClaim,
         Reconcile,
+        PayWithEarnings,
+        SuspiciousSale,
+        ReviewRelease,
+        ReviewReverse,
     }
 
     private static readonly string[] ExpectedRefusals =
-        ["insufficient_balance", "below_minimum", "invalid_payout_state", "daily_cap_reached", "invoice_not_settled"];
+        ["insufficient_balance", "below_minimum", "invalid_payout_state", "daily_cap_reached", "invoice_not_settled", "commission_not_held"];
 
     protected abstract int Iterations { get; }
 
@@ -114,7 +118,8 @@ public abstract class PayoutStateMachineProperties<TFixture>(TFixture fx) : ICla
 
     /// <summary>
     /// Random sequences of sales, hold releases, refunds, payout requests, approvals, rejections, provider failures,
-    /// time-outs and crashes. After every step: no satoshi created or lost, every posting balanced, customer payments
+    /// time-outs and crashes, purchases paid with earnings, and sales a fraud guard holds for review (then released or
+    /// reversed by the admin). After every step: no satoshi created or lost, every posting balanced, customer payments
     /// equal sales less refunds, in-flight money equals open payouts, available never negative but through a flagged
     /// clawback, each payout's postings match its state; at the end every payout is sent, failed or rejected, and
     /// none was paid twice.
@@ -125,7 +130,9 @@ public abstract class PayoutStateMachineProperties<TFixture>(TFixture fx) : ICla
             .SampleAsync(async ops =>
             {
                 Interlocked.Exchange(ref Provider.DoublePayAttempts, 0);
-                var affiliates = new[] { await App.RegisterAsync(), await App.RegisterAsync() };
+                // The second affiliate was referred by the first: their purchases with earnings earn the first a commission.
+                var first = await App.RegisterAsync();
+                var affiliates = new[] { first, await App.RegisterAsync(first.ReferralCode) };
                 var sales = new List<Guid>();
                 var payouts = new List<Guid>();
                 // Some money to start with: two sales each, past their hold.
@@ -210,6 +217,27 @@ public abstract class PayoutStateMachineProperties<TFixture>(TFixture fx) : ICla
                     App.Clock.Advance(TimeSpan.FromMinutes(5));
                     await ProcessWithAsync(ScriptedPayoutProvider.Mode.Pay);
                     break;
+                case Op.PayWithEarnings:
+                    var (_, paid) = await App.WithAsync<PayWithEarnings, (Satsub.Subscriptions.Subscription, Satsub.Payments.Invoice)>(p =>
+                        p.PayAsync(affiliate.Id, "basic", b % 3 == 0 && sales.Count > 0 ? "repeat" : null, default));
+                    if (!sales.Contains(paid.Id)) sales.Add(paid.Id);
+                    break;
+                case Op.SuspiciousSale:
+                    // The buyer gives a payout destination the affiliate was paid to: the commission is held for review.
+                    var buyer = await App.RegisterAsync(affiliate.ReferralCode);
+                    await App.DbAsync(db => db.Users.Where(u => u.Id == buyer.Id).ExecuteUpdateAsync(x => x.SetProperty(u => u.PayoutDestination, "alice@wallet.example")));
+                    await App.DbAsync(db => db.Users.Where(u => u.Id == affiliate.Id).ExecuteUpdateAsync(x => x.SetProperty(u => u.PayoutDestination, "alice@wallet.example")));
+                    var invoice = await App.BuyAsync(buyer.Id);
+                    await App.SettleAsync(invoice.Id);
+                    sales.Add(invoice.Id);
+                    break;
+                case Op.ReviewRelease or Op.ReviewReverse:
+                    var held = await App.DbAsync(db => db.Commissions.Where(c => sales.Contains(c.InvoiceId) && c.ReviewReason != null)
+                        .OrderBy(c => c.CreatedAt).Select(c => c.Id).ToListAsync());
+                    if (held.Count == 0) break;
+                    var id = held[b % held.Count];
+                    await App.WithAsync<CommissionReview, Commission>(r => op == Op.ReviewRelease ? r.ReleaseAsync(id, default) : r.ReverseAsync(id, default));
+                    break;
             }
         }
         catch (DomainException e) when (ExpectedRefusals.Contains(e.Code))
@@ -248,9 +276,29 @@ public abstract class PayoutStateMachineProperties<TFixture>(TFixture fx) : ICla
             var balances = await LedgerBook.AllBalancesAsync(db, default);
             Assert.Equal(0, balances.Values.Sum());
 
-            var sold = await db.Invoices.Where(i => i.SettlementPostingId != null).SumAsync(i => (long?)i.AmountSats) ?? 0;
-            var refunded = await db.Refunds.SumAsync(r => (long?)r.AmountSats) ?? 0;
+            // Money from outside: sales paid with earnings move sats inside the ledger and bring none in.
+            var sold = await db.Invoices.Where(i => i.SettlementPostingId != null && i.Provider != PayWithEarnings.ProviderName).SumAsync(i => (long?)i.AmountSats) ?? 0;
+            var refunded = await db.Refunds.Where(r => db.Invoices.Any(i => i.Id == r.InvoiceId && i.Provider != PayWithEarnings.ProviderName))
+                .SumAsync(r => (long?)r.AmountSats) ?? 0;
             Assert.Equal(-(sold - refunded), balances.GetValueOrDefault(Accounts.CustomerPayments));
+
+            // Each sale paid with earnings has exactly one spending posting; a commission held for review was never released
+            // by the worker, and one reversed went to the owner once.
+            // Idempotency keys are unique, so each of these postings exists at most once: one query reads them all.
+            var economyKeys = (await db.LedgerPostings
+                .Where(p => p.IdempotencyKey.StartsWith("earnings:") || p.IdempotencyKey.StartsWith("review-") || p.IdempotencyKey.StartsWith("release:"))
+                .Select(p => p.IdempotencyKey).ToListAsync()).ToHashSet(StringComparer.Ordinal);
+            var earningsSales = await db.Invoices.Where(i => i.SettlementPostingId != null && i.Provider == PayWithEarnings.ProviderName).Select(i => i.Id).ToListAsync();
+            foreach (var sale in earningsSales)
+                Assert.Contains($"earnings:{sale:D}", economyKeys);
+            var reviewed = await db.Commissions.Where(c => c.ReviewReason != null).Select(c => new { c.Id, c.State }).ToListAsync();
+            foreach (var c in reviewed)
+            {
+                var left = new[] { $"release:{c.Id:D}", $"review-reverse:{c.Id:D}", $"review-release:{c.Id:D}" }.Count(economyKeys.Contains);
+                if (c.State == CommissionState.HeldForReview) Assert.Equal(0, left);
+                Assert.True(left <= 1, "a held commission left pending twice");
+                if (c.State == CommissionState.Reversed) Assert.Contains($"review-reverse:{c.Id:D}", economyKeys);
+            }
 
             var open = await db.Payouts.Where(p => p.Status == PayoutStatus.Requested || p.Status == PayoutStatus.Approved || p.Status == PayoutStatus.Sending)
                 .SumAsync(p => (long?)p.AmountSats) ?? 0;

@@ -71,7 +71,7 @@ public sealed class Leaderboard(SatsubDbContext db, IOptions<RatingOptions> opti
     private IQueryable<Row> Rows(LeaderboardPeriod period)
     {
         long perCustomer = options.Value.PayingCustomers, per100k = options.Value.ReferredSalesPer100kSats, perRenewal = options.Value.Renewals;
-        var sales = db.Commissions.AsNoTracking().Where(c => c.State != CommissionState.ClawedBack);
+        var sales = db.Commissions.AsNoTracking().Where(c => c.State != CommissionState.ClawedBack && c.State != CommissionState.Reversed);
         if (Bounds(period) is var (from, to)) sales = sales.Where(c => c.CreatedAt >= from && c.CreatedAt < to);
         sales = sales.Where(c => db.Users.Any(u => u.Id == c.AffiliateId && !u.HiddenFromLeaderboard && u.ErasedAt == null));
         return sales

@@ -372,6 +372,11 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("rate_bps");
 
+                    b.Property<string>("ReviewReason")
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)")
+                        .HasColumnName("review_reason");
+
                     b.Property<long>("SaleSats")
                         .HasColumnType("bigint")
                         .HasColumnName("sale_sats");
@@ -925,6 +930,11 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("requested_at");
 
+                    b.Property<string>("ScheduleKey")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("schedule_key");
+
                     b.Property<long?>("SentSats")
                         .HasColumnType("bigint")
                         .HasColumnName("sent_sats");
@@ -970,6 +980,11 @@ namespace Satsub.Data.Migrations.Postgres
 
                     b.HasIndex("UserId", "RequestedAt")
                         .HasDatabaseName("ix_payouts_user_id_requested_at");
+
+                    b.HasIndex("UserId", "ScheduleKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_payouts_user_id_schedule_key")
+                        .HasFilter("schedule_key IS NOT NULL");
 
                     b.ToTable("payouts", null, t =>
                         {

@@ -362,6 +362,11 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("rate_bps");
 
+                    b.Property<string>("ReviewReason")
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("review_reason");
+
                     b.Property<long>("SaleSats")
                         .HasColumnType("INTEGER")
                         .HasColumnName("sale_sats");
@@ -905,6 +910,11 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("requested_at");
 
+                    b.Property<string>("ScheduleKey")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("schedule_key");
+
                     b.Property<long?>("SentSats")
                         .HasColumnType("INTEGER")
                         .HasColumnName("sent_sats");
@@ -949,6 +959,11 @@ namespace Satsub.Data.Migrations.Sqlite
 
                     b.HasIndex("UserId", "RequestedAt")
                         .HasDatabaseName("ix_payouts_user_id_requested_at");
+
+                    b.HasIndex("UserId", "ScheduleKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_payouts_user_id_schedule_key")
+                        .HasFilter("schedule_key IS NOT NULL");
 
                     b.ToTable("payouts", null, t =>
                         {
