@@ -5,16 +5,23 @@ namespace Satsub.Bench;
 /// <summary>Latencies in milliseconds and the failures of one measurement.</summary>
 internal sealed class Latencies
 {
+    // Every attempt's time, failures included: a failed request (a time-out, most often) counts at the time it took,
+    // so a percentile is never flattered by leaving the slowest requests out.
     private readonly List<double> _ms = [];
     private long _errors;
 
-    public int Count { get { lock (_ms) return _ms.Count; } }
+    public int Count { get { lock (_ms) return _ms.Count - (int)Errors; } }
     public long Errors => Interlocked.Read(ref _errors);
 
     public void Add(double ms) { lock (_ms) _ms.Add(ms); }
-    public void Error() => Interlocked.Increment(ref _errors);
 
-    /// <summary>The nearest-rank percentile (p in 0–100).</summary>
+    public void Error(double ms)
+    {
+        Interlocked.Increment(ref _errors);
+        lock (_ms) _ms.Add(ms);
+    }
+
+    /// <summary>The nearest-rank percentile (p in 0–100) over every attempt.</summary>
     public double Percentile(double p)
     {
         lock (_ms)
@@ -26,7 +33,7 @@ internal sealed class Latencies
         }
     }
 
-    public string Summary() => $"p50 {Percentile(50):0.0} ms, p95 {Percentile(95):0.0} ms, p99 {Percentile(99):0.0} ms, max {Percentile(100):0.0} ms, {Count} ok, {Errors} errors";
+    public string Summary() => $"p50 {Percentile(50):0.0} ms, p95 {Percentile(95):0.0} ms, p99 {Percentile(99):0.0} ms, max {Percentile(100):0.0} ms, {Count} ok, {Errors} errors (counted at their time)";
 }
 
 internal static class Load
@@ -85,11 +92,11 @@ internal static class Load
         try
         {
             if (await op()) result.Add(Stopwatch.GetElapsedTime(from).TotalMilliseconds);
-            else result.Error();
+            else result.Error(Stopwatch.GetElapsedTime(from).TotalMilliseconds);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
         {
-            result.Error();
+            result.Error(Stopwatch.GetElapsedTime(from).TotalMilliseconds);
         }
     }
 }

@@ -77,9 +77,10 @@ internal sealed class Seeder(string connectionString, int users, int seed)
 
             var random = new Random(seed);
             var now = DateTime.UtcNow;
-            // Users join between 362 and 32 days ago, in id order, so a referrer always exists before its referrals;
-            // the first sale follows within two days and the renewal 30 days later, so the current month has sales.
-            var first = now.AddDays(-362);
+            // Users join between 364 and 34 days ago, in id order, so a referrer always exists before its referrals;
+            // the first sale follows within two days and the renewal 30 days later, so the current month has sales,
+            // and none is younger than two days (the reconciliation job re-reads the last day's settlements).
+            var first = now.AddDays(-364);
             var span = TimeSpan.FromDays(330);
             UserIds = new Guid[users];
             long rowCount = 0;

@@ -77,8 +77,12 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public TimeSpan CpuTime() => ProcStats.CpuTime(Pid);
 
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited)
         {
             // SIGTERM first, so the host stops gracefully; SIGKILL if it has not within 15 s.
