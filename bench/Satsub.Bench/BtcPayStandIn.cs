@@ -30,6 +30,7 @@ internal sealed class BtcPayStandIn : IAsyncDisposable
     private readonly ConcurrentDictionary<string, StoredInvoice> _invoices = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _created = new();
     private int _next;
+    private readonly string _run = DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
     private WebApplication? _app;
 
     public string BaseUrl { get; private set; } = "";
@@ -76,7 +77,8 @@ internal sealed class BtcPayStandIn : IAsyncDisposable
         if (currency != "BTC" || !decimal.TryParse(amount, NumberStyles.Number, CultureInfo.InvariantCulture, out var btc) || btc <= 0)
             return Results.Json(new[] { new { path = "amount", message = "The bench stand-in prices in BTC only" } }, statusCode: 422);
         var n = Interlocked.Increment(ref _next);
-        var id = "bench-" + n.ToString("D7", CultureInfo.InvariantCulture);
+        // Unique across runs on the same database (--skip-seed reuses it).
+        var id = $"bench-{_run}-{n.ToString("D7", CultureInfo.InvariantCulture)}";
         var minutes = body?["checkout"]?["expirationMinutes"]?.GetValue<int>() ?? 15;
         var invoice = new StoredInvoice(id, (long)(btc * 100_000_000m), body?["metadata"]?["orderId"]?.GetValue<string>() ?? "",
             DateTimeOffset.UtcNow.AddMinutes(minutes).ToUnixTimeSeconds());
