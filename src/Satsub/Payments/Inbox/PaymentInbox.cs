@@ -40,8 +40,9 @@ public sealed class PaymentInbox(SatsubDbContext db, PaymentProviders providers,
             .Where(e => e.ProcessedAt == null && (e.NextAttemptAt == null || e.NextAttemptAt <= now))
             .OrderBy(e => e.Id).Take(BatchSize).ToListAsync(ct);
         // One lane per invoice keeps each invoice's events in order. On PostgreSQL the lanes run at once, each on its own
-        // scope and connection: a settlement is a dozen round trips, and one at a time left the database mostly idle
-        // (docs/benchmarks.md). Settlement stays exactly once whatever runs beside it (its claim and unique keys).
+        // scope and connection: a settlement is two provider reads and a dozen round trips, so one at a time caps the
+        // throughput at 1 / its latency (docs/benchmarks.md). Settlement stays exactly once whatever runs beside it
+        // (its claim and unique keys).
         // SQLite has one writer: there the lanes run one after the other.
         var lanes = due.GroupBy(e => e.ProviderInvoiceId is null ? "event:" + e.Id : e.Provider + ":" + e.ProviderInvoiceId).ToList();
         if (!db.IsPostgres || lanes.Count == 1)
