@@ -61,6 +61,32 @@ public abstract class PaymentInboxTests<TFixture>(TFixture fx, ScriptedProvider 
     private Task<Invoice> InvoiceAsync(Guid id) => App.DbAsync(db => db.Invoices.AsNoTracking().SingleAsync(i => i.Id == id));
 
     [Fact]
+    public async Task Batch_OfManyInvoices_SettlesEachOnceAndKeepsEachInvoicesEventsInOrder()
+    {
+        // One batch holding 20 invoices' events, two per invoice: on PostgreSQL they are processed in parallel lanes.
+        var invoices = new List<(Satsub.Users.User Referrer, Invoice Invoice)>();
+        for (var i = 0; i < 20; i++) invoices.Add(await OpenAsync());
+        foreach (var (_, invoice) in invoices)
+            provider.States[invoice.ProviderInvoiceId] = new ProviderInvoiceState(invoice.ProviderInvoiceId, ProviderInvoiceStatus.Settled);
+        foreach (var (_, invoice) in invoices) Assert.True(await RecordAsync("first-" + invoice.Id, invoice.ProviderInvoiceId));
+        foreach (var (_, invoice) in invoices) Assert.True(await RecordAsync("second-" + invoice.Id, invoice.ProviderInvoiceId));
+
+        // Other tests of the class share the database: drain whatever is due.
+        while (await ProcessAsync() > 0) { }
+
+        foreach (var (referrer, invoice) in invoices)
+        {
+            Assert.Equal(InvoiceStatus.Settled, (await InvoiceAsync(invoice.Id)).Status);
+            Assert.Equal(1, await App.DbAsync(db => db.LedgerPostings.CountAsync(p => p.InvoiceId == invoice.Id)));
+            Assert.Equal(5000, (await App.DbAsync(db => LedgerBook.AffiliateBalanceAsync(db, referrer.Id, default))).Pending.Value);
+            // The earlier event of an invoice is processed first: it settles, the later one finds it settled.
+            Assert.Equal("settled", (await App.DbAsync(db => db.PaymentEvents.SingleAsync(x => x.EventId == "first-" + invoice.Id))).Outcome);
+            Assert.Equal("already_settled", (await App.DbAsync(db => db.PaymentEvents.SingleAsync(x => x.EventId == "second-" + invoice.Id))).Outcome);
+        }
+        Assert.Empty(await App.DbAsync(db => LedgerBook.UnbalancedPostingsAsync(db, default)));
+    }
+
+    [Fact]
     public async Task Webhook_Verified_IsRecordedOnceAndSettlesFromTheRefetchedState()
     {
         var (referrer, invoice) = await OpenAsync();
