@@ -31,7 +31,11 @@ public sealed class CrashSwitch
         Fired = false;
     }
 
-    public void Disarm() => point = Point.None;
+    public void Disarm()
+    {
+        point = Point.None;
+        Fired = false;
+    }
 
     internal void OnCommand()
     {
