@@ -95,6 +95,7 @@ internal sealed class Simulator : IAsyncDisposable
             ["Affiliate:HoldDays"] = "7",
             ["Payouts:AutoApproveMaxSats"] = "8000",
             ["Payouts:MinSats"] = "1000",
+            ["Payments:InvoiceExpiryMinutes"] = "2880",
         }, services =>
         {
             services.AddKeyedSingleton<IPaymentProvider>("sandbox", provider);
@@ -121,7 +122,7 @@ internal sealed class Simulator : IAsyncDisposable
         public List<string> Trace { get; } = [];
     }
 
-    private sealed record InvoiceFact(Guid Id, string ProviderInvoiceId, InvoiceStatus Status, long Amount, Guid UserId);
+    private sealed record InvoiceFact(Guid Id, string ProviderInvoiceId, InvoiceStatus Status, long Amount, Guid UserId, DateTimeOffset ExpiresAt);
     private sealed record CommissionFact(Guid InvoiceId, Guid AffiliateId, CommissionState State, long Amount);
     private sealed record PayoutFact(Guid Id, Guid UserId, long Amount, PayoutStatus Status);
 
@@ -194,11 +195,11 @@ internal sealed class Simulator : IAsyncDisposable
         provider.Down = false;
         for (var round = 0; round < 3; round++)
         {
-            app.Clock.Advance(TimeSpan.FromDays(1));
             await InboxAsync();
             await app.WithAsync<Reconciler, int>(r => r.RunOnceAsync(default));
             await app.WithAsync<HoldRelease, int>(h => h.ReleaseDueAsync(default));
             await app.WithAsync<PayoutProcessor, int>(p => p.RunOnceAsync(default));
+            app.Clock.Advance(TimeSpan.FromDays(1));
         }
         world.Trace.Add("quiesced");
         var facts = await CheckAsync(world, "at the end");
@@ -236,7 +237,9 @@ internal sealed class Simulator : IAsyncDisposable
     private (string Name, Func<Task<string>> Run) PickOperation(Random rng, World world)
     {
         var invoices = world.Invoices;
-        var unpaid = invoices.Where(id => !provider.Paid.GetValueOrDefault(Pid(world, id))).ToList();
+        // A buyer can pay only until the invoice expires (the provider refuses later payments).
+        var now = app.Clock.GetUtcNow();
+        var unpaid = invoices.Where(id => !provider.Paid.GetValueOrDefault(Pid(world, id)) && world.Last!.Invoices[id].ExpiresAt > now).ToList();
         var paid = invoices.Where(id => provider.Paid.GetValueOrDefault(Pid(world, id))).ToList();
         while (true)
         {
@@ -344,7 +347,7 @@ internal sealed class Simulator : IAsyncDisposable
             Expect(world, !down, "a purchase succeeded while the provider was down");
             world.Invoices.Add(invoice.Id);
             // Known to the model now (the check that follows reads its provider id).
-            world.Last!.Invoices[invoice.Id] = new InvoiceFact(invoice.Id, invoice.ProviderInvoiceId, invoice.Status, invoice.AmountSats, buyer.Id);
+            world.Last!.Invoices[invoice.Id] = new InvoiceFact(invoice.Id, invoice.ProviderInvoiceId, invoice.Status, invoice.AmountSats, buyer.Id, invoice.ExpiresAt);
             return "invoice " + (world.Invoices.Count - 1);
         }
         catch (PaymentProviderUnavailableException) when (down)
@@ -417,7 +420,7 @@ internal sealed class Simulator : IAsyncDisposable
     // ------------------------------------------------------------------ the invariants
 
     private async Task<Facts> FactsAsync() => await app.DbAsync(async db => new Facts(
-        await db.Invoices.AsNoTracking().ToDictionaryAsync(i => i.Id, i => new InvoiceFact(i.Id, i.ProviderInvoiceId, i.Status, i.AmountSats, i.UserId)),
+        await db.Invoices.AsNoTracking().ToDictionaryAsync(i => i.Id, i => new InvoiceFact(i.Id, i.ProviderInvoiceId, i.Status, i.AmountSats, i.UserId, i.ExpiresAt)),
         await db.Commissions.AsNoTracking().ToDictionaryAsync(c => c.InvoiceId, c => new CommissionFact(c.InvoiceId, c.AffiliateId, c.State, c.AmountSats)),
         [.. await db.Refunds.AsNoTracking().Select(r => r.InvoiceId).ToListAsync()],
         await db.Payouts.AsNoTracking().ToDictionaryAsync(p => p.Id, p => new PayoutFact(p.Id, p.UserId, p.AmountSats, p.Status)),
