@@ -263,7 +263,7 @@ public sealed class WebhookSender(HttpClient http, Uri endpoint)
         var remaining = deliveries.Count;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(within);
-        await Task.WhenAll(Enumerable.Range(0, senders).Select(_ => Task.Run(async () =>
+        var workers = Task.WhenAll(Enumerable.Range(0, senders).Select(_ => Task.Run(async () =>
         {
             while (Volatile.Read(ref remaining) > 0)
             {
@@ -297,6 +297,15 @@ public sealed class WebhookSender(HttpClient http, Uri endpoint)
                 }
             }
         }, timeout.Token)));
+        try
+        {
+            await workers;
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            Assert.Fail($"only {Accepted} of {deliveries.Count} deliveries were accepted within {within.TotalSeconds} s " +
+                        $"({FailedAttempts} failed attempts)");
+        }
     }
 }
 

@@ -47,7 +47,7 @@ public sealed class WebhookStormTests(ITestOutputHelper output) : IAsyncLifetime
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var sender = new WebhookSender(http, new Uri(satsub.BaseUri, "api/v1/webhooks/btcpay"));
         var clock = Stopwatch.StartNew();
-        await sender.SendAllAsync(deliveries, senders: 32, retryDelay: TimeSpan.FromMilliseconds(100), within: TimeSpan.FromSeconds(120));
+        await sender.SendAllAsync(deliveries, senders: 32, retryDelay: TimeSpan.FromMilliseconds(100), within: TimeSpan.FromSeconds(240));
         var sent = clock.Elapsed;
         Assert.Equal(10_000, sender.Accepted);
         Assert.Equal(0, sender.FailedAttempts); // the intake never refuses an authentic delivery
@@ -55,7 +55,7 @@ public sealed class WebhookStormTests(ITestOutputHelper output) : IAsyncLifetime
         var connection = satsub.Services.GetRequiredService<IConfiguration>().GetConnectionString("Satsub")!;
         await Eventually.HoldsAsync(
             () => FaultDb.QueryAsync(connection, async db => !await db.PaymentEvents.AnyAsync(e => e.ProcessedAt == null)),
-            TimeSpan.FromSeconds(150),
+            TimeSpan.FromSeconds(240),
             () => FaultDb.QueryAsync(connection, async db => $"{await db.PaymentEvents.CountAsync(e => e.ProcessedAt == null)} events still unprocessed"));
         output.WriteLine($"10,000 deliveries accepted in {sent.TotalSeconds:F1} s; all settled after {clock.Elapsed.TotalSeconds:F1} s");
 
