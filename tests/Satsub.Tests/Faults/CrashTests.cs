@@ -51,7 +51,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         {
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
             var sender = new WebhookSender(http, new Uri(server.BaseUri, "api/v1/webhooks/btcpay"));
-            var sending = sender.SendAllAsync(deliveries, senders: 8, retryDelay: TimeSpan.FromMilliseconds(250), within: TimeSpan.FromSeconds(150));
+            var sending = sender.SendAllAsync(deliveries, senders: 8, retryDelay: TimeSpan.FromMilliseconds(250), within: TimeSpan.FromSeconds(240));
             var clock = Stopwatch.StartNew();
 
             foreach (var fraction in new[] { 0.25, 0.6 })
@@ -77,7 +77,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IAsyncLifetime
             await Eventually.HoldsAsync(
                 () => FaultDb.QueryAsync(database, async db =>
                     !await db.PaymentEvents.AnyAsync(e => e.ProcessedAt == null) && !await db.OutboxMessages.AnyAsync(m => m.CompletedAt == null)),
-                TimeSpan.FromSeconds(60),
+                TimeSpan.FromSeconds(180),
                 () => FaultDb.QueryAsync(database, async db =>
                     $"{await db.PaymentEvents.CountAsync(e => e.ProcessedAt == null)} events unprocessed, " +
                     $"{await db.OutboxMessages.CountAsync(m => m.CompletedAt == null)} outbox messages pending\n{server.Output}"));
