@@ -6,7 +6,9 @@ using Satsub.Api;
 using Satsub.ApiKeys;
 using Satsub.Bitcoin;
 using Satsub.Data;
+using Satsub.Exports;
 using Satsub.Integrations.Webhooks;
+using Satsub.Operations;
 using Satsub.Payments;
 using Satsub.Payments.Inbox;
 using Satsub.Payouts;
@@ -47,6 +49,8 @@ public static class SatsubApp
             builder.Services.AddHostedService<HoldReleaseWorker>();
             builder.Services.AddPayoutWorker();
             builder.AddOutgoingWebhookWorkers();
+            builder.AddPrometheusMetrics();
+            builder.AddSatsubLogging();
         }
         return builder;
     }
@@ -82,14 +86,21 @@ public static class SatsubApp
         builder.AddOutgoingWebhooks();
         builder.AddSatsubApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
+        builder.AddSatsubHealth();
+        builder.AddSatsubMetrics();
+        builder.AddJobCoordination();
+        builder.AddExports();
         return builder;
     }
 
     public static WebApplication MapSatsub(this WebApplication app)
     {
+        app.UseRequestId();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.MapHealthChecks("/health");
+        app.MapSatsubHealth();
+        app.MapSatsubMetrics();
+        app.MapExportsApi();
         app.MapPaymentWebhooks();
         app.MapInvoiceQr();
         app.MapSatsubApi();
