@@ -25,7 +25,7 @@ public static class WebhookIntakeApi
 
     internal static async Task<Results<Ok<WebhookAccepted>, ProblemHttpResult, NotFound<ProblemDetails>>> ReceiveAsync(
         string provider, HttpRequest request, PaymentProviders providers, PaymentInbox inbox, [FromServices] PaymentInboxWorker worker,
-        ILogger<PaymentInbox> logger, Operations.SatsubMetrics metrics, CancellationToken ct)
+        ILogger<PaymentInbox> logger, CancellationToken ct)
     {
         var name = provider.ToLowerInvariant();
         var authenticator = providers.WebhookAuthenticator(name);
@@ -36,7 +36,7 @@ public static class WebhookIntakeApi
         var notification = body is null ? null : authenticator.Authenticate(request.Headers, body);
         if (notification is null)
         {
-            metrics.WebhookVerificationFailed(name);
+            request.HttpContext.RequestServices.GetService<Operations.SatsubMetrics>()?.WebhookVerificationFailed(name);
             logger.LogWarning("Rejected a {Provider} webhook that failed authentication ({Bytes} bytes) from {Remote}",
                 name, body?.Length ?? -1, request.HttpContext.Connection.RemoteIpAddress);
             return TypedResults.Problem(title: "Unauthorized", statusCode: 401, detail: "The notification could not be authenticated.",
