@@ -53,6 +53,11 @@ def judge(stdout: str, stderr: str):
     if unreachable:
         return 0, ["warning: the NuGet vulnerability feed could not be reached; vulnerable packages were NOT checked:"] + \
                   ["  " + u.strip() for u in unreachable[:5]]
+    errors = [p.get("text", "") for p in report.get("problems", []) if isinstance(p, dict) and p.get("level") == "error"]
+    if errors:
+        # The check did not run (a misconfigured source, a missing restore…): not a pass.
+        return 2, ["error: dotnet list package --vulnerable could not check the packages:"] + \
+                  ["  " + e for e in sorted(set(errors))[:5]]
     return 0, ["ok: no known-vulnerable NuGet package (direct or transitive)."]
 
 

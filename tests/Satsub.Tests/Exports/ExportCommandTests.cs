@@ -56,16 +56,8 @@ public sealed class ExportCommandTests : IAsyncLifetime
         Assert.Equal(0, window.ExitCode);
         Assert.Equal(["cli_3", "cli_4", "cli_5"], CsvReader.Parse(window.Stdout).Skip(1).Select(r => r[3]));
 
-        foreach (var kind in new[] { "sales", "commissions", "payouts" })
-        {
-            var empty = await SatsubProcess.RunAsync(dir, Env(), "export", kind);
-            Assert.Equal(0, empty.ExitCode);
-            Assert.Single(CsvReader.Parse(empty.Stdout)); // the header only
-        }
-
         var bad = await SatsubProcess.RunAsync(dir, Env(), "export", "users", "--from", "someday");
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("from must be", bad.Stderr);
-        Assert.NotEqual(0, (await SatsubProcess.RunAsync(dir, Env(), "export", "secrets")).ExitCode);
     }
 }

@@ -131,8 +131,8 @@ public sealed partial class TwoInstancesTests(ITestOutputHelper output) : IAsync
 
             // Every webhook-type outbox message must reach the listener; wait until all did (bounded).
             var expected = 1 + Sales * 3 + Sales / 10; // users, activations, settlements, commissions
-            var deadline = DateTime.UtcNow.AddSeconds(90);
-            while (received.Count < expected && DateTime.UtcNow < deadline) await Task.Delay(200);
+            var deadline = DateTime.UtcNow.AddSeconds(240);
+            while ((received.Count < expected || (await CountOutboxAsync()).Pending > 0) && DateTime.UtcNow < deadline) await Task.Delay(500);
             var deliveredIn = work.Elapsed;
             await Task.Delay(TimeSpan.FromSeconds(2 * JobSeconds)); // a duplicate, if any, would arrive now; jobs run more periods
 
@@ -140,7 +140,9 @@ public sealed partial class TwoInstancesTests(ITestOutputHelper output) : IAsync
             var dispatched = logs.Select(l => l.Select(DispatchedId).OfType<long>().ToList()).ToArray();
             var all = dispatched.SelectMany(d => d).ToList();
             var (messages, pending) = await CountOutboxAsync();
-            Assert.Equal(0, pending);
+            Assert.True(pending == 0, $"{pending} outbox message(s) pending, {received.Count} of {expected} webhooks received; " +
+                                      $"{await PendingErrorsAsync()}; last warnings: " +
+                                      string.Join("\n", logs.SelectMany(l => l).Where(l => l.Contains("\"Warning\"", StringComparison.Ordinal) || l.Contains("\"Error\"", StringComparison.Ordinal)).TakeLast(15)));
             Assert.Equal(messages, all.Count);
             Assert.Equal(all.Count, all.Distinct().Count());
             Assert.All(dispatched, d => Assert.NotEmpty(d)); // both instances took part
@@ -256,6 +258,18 @@ public sealed partial class TwoInstancesTests(ITestOutputHelper output) : IAsync
         await using var reader = await cmd.ExecuteReaderAsync();
         await reader.ReadAsync();
         return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    private async Task<string> PendingErrorsAsync()
+    {
+        await using var conn = new NpgsqlConnection(database);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(
+            "SELECT type, attempts, coalesce(last_error, '-'), count(*) FROM outbox_messages WHERE completed_at IS NULL GROUP BY 1, 2, 3", conn);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        var parts = new List<string>();
+        while (await reader.ReadAsync()) parts.Add($"{reader.GetString(0)} attempts={reader.GetInt32(1)} error={reader.GetString(2)}: {reader.GetInt64(3)}");
+        return "pending: " + string.Join("; ", parts);
     }
 
     private async Task<List<(string Job, DateTimeOffset Period)>> JobRunsAsync()

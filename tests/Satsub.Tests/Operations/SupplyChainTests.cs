@@ -46,6 +46,15 @@ public sealed class SupplyChainTests
     }
 
     [Fact]
+    public async Task A_check_that_did_not_run_fails()
+    {
+        // Captured with an http:// source, which NuGet refuses: the JSON lists the problem and no package.
+        var (code, text) = await JudgeAsync(Captured("insecure-source.json"), "");
+        Assert.Equal(2, code);
+        Assert.Contains("NuGet requires HTTPS sources", text);
+    }
+
+    [Fact]
     public async Task Output_it_cannot_read_fails()
     {
         var (code, text) = await JudgeAsync(null, "", stdoutText: "Something unexpected happened.");
