@@ -245,10 +245,23 @@ public sealed partial class TwoInstancesTests(ITestOutputHelper output) : IAsync
     [GeneratedRegex(@"(\w+Worker) ran for period (\S+) on")]
     private static partial Regex Ran();
 
-    private static long? DispatchedId(string line) =>
-        Dispatched().Match(line) is { Success: true } m ? long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
+    /// <summary>The rendered message of a JSON log line (the raw line escapes characters such as '+').</summary>
+    private static string Message(string line)
+    {
+        try
+        {
+            return JsonDocument.Parse(line).RootElement.TryGetProperty("Message", out var m) ? m.GetString() ?? "" : "";
+        }
+        catch (JsonException)
+        {
+            return line;
+        }
+    }
 
-    private static (string, string)? JobRun(string line) => Ran().Match(line) is { Success: true } m ? (m.Groups[1].Value, m.Groups[2].Value) : null;
+    private static long? DispatchedId(string line) =>
+        Dispatched().Match(Message(line)) is { Success: true } m ? long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
+
+    private static (string, string)? JobRun(string line) => Ran().Match(Message(line)) is { Success: true } m ? (m.Groups[1].Value, m.Groups[2].Value) : null;
 
     private async Task<(long Messages, long Pending)> CountOutboxAsync()
     {
