@@ -69,6 +69,8 @@ public sealed class HoldRelease(SatsubDbContext db, TimeProvider clock, ILogger<
 public sealed class HoldReleaseWorker(IServiceScopeFactory scopes, TimeProvider clock, ILogger<HoldReleaseWorker> logger)
     : PeriodicJob(scopes, clock, logger)
 {
+    protected override bool OncePerPeriod => true;
+
     protected override TimeSpan Interval => TimeSpan.FromMinutes(1);
 
     protected override async Task RunOnceAsync(IServiceProvider services, CancellationToken ct)

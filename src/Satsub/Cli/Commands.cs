@@ -3,13 +3,14 @@ using System.Globalization;
 using Microsoft.Extensions.Options;
 using Satsub.ApiKeys;
 using Satsub.Common;
+using Satsub.Exports;
 using Satsub.Hosting;
 using Satsub.Plans;
 using Satsub.Refunds;
 
 namespace Satsub.Cli;
 
-/// <summary><c>satsub [serve] | migrate | plans list | apikey create|list|revoke | refund</c>.</summary>
+/// <summary><c>satsub [serve] | migrate | plans list | apikey create|list|revoke | refund | export</c>.</summary>
 public static class Commands
 {
     public static RootCommand Build()
@@ -43,6 +44,7 @@ public static class Commands
 
         root.Subcommands.Add(ApiKeyCommand());
         root.Subcommands.Add(RefundCommand());
+        root.Subcommands.Add(ExportCommand());
         return root;
     }
 
@@ -66,6 +68,37 @@ public static class Commands
             return 0;
         }, ct));
         return refund;
+    }
+
+    private static Command ExportCommand()
+    {
+        var kind = new Argument<string>("kind") { Description = "users, sales, commissions or payouts." };
+        kind.AcceptOnlyFromAmong("users", "sales", "commissions", "payouts");
+        var from = new Option<string?>("--from") { Description = "Only rows from this time on (ISO 8601, UTC unless an offset is given)." };
+        var to = new Option<string?>("--to") { Description = "Only rows before this time." };
+        var output = new Option<string?>("--output", "-o") { Description = "Write to this file instead of stdout." };
+        var export = new Command("export", "Export a table as CSV (RFC 4180), streamed: any number of rows in constant memory.") { kind, from, to, output };
+        export.SetAction((parse, ct) => WithServicesAsync(true, async (sp, c) =>
+        {
+            if (!ExportsApi.TryParseWindow(parse.GetValue(from), parse.GetValue(to), out var window, out var error))
+            {
+                Console.Error.WriteLine($"satsub: {error}");
+                return 1;
+            }
+            CsvExporter.TryParseKind(parse.GetValue(kind), out var k);
+            var path = parse.GetValue(output);
+            // A file is written beside its final name and moved into place, so a failed export leaves no half file.
+            var temp = path is null ? null : path + ".partial";
+            await using (var stream = temp is null ? Console.OpenStandardOutput() : new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+            await using (var writer = new StreamWriter(stream, new System.Text.UTF8Encoding(false), 1 << 16))
+            {
+                var rows = await sp.GetRequiredService<CsvExporter>().WriteAsync(k, window, writer, c);
+                Console.Error.WriteLine($"Exported {rows} {k.ToString().ToLowerInvariant()} row(s){(path is null ? "" : " to " + path)}.");
+            }
+            if (temp is not null) File.Move(temp, path!, overwrite: true);
+            return 0;
+        }, ct));
+        return export;
     }
 
     private static Command ApiKeyCommand()

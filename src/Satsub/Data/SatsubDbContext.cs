@@ -35,6 +35,7 @@ public abstract class SatsubDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<ProviderCursor> ProviderCursors => Set<ProviderCursor>();
     public DbSet<Satsub.Operations.AdminFlag> AdminFlags => Set<Satsub.Operations.AdminFlag>();
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
+    public DbSet<Satsub.Hosting.JobRun> JobRuns => Set<Satsub.Hosting.JobRun>();
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
     public DbSet<Satsub.Integrations.Webhooks.WebhookEndpoint> WebhookEndpoints => Set<Satsub.Integrations.Webhooks.WebhookEndpoint>();
     public DbSet<Satsub.Integrations.Webhooks.WebhookDelivery> WebhookDeliveries => Set<Satsub.Integrations.Webhooks.WebhookDelivery>();

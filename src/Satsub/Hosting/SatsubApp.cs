@@ -7,7 +7,9 @@ using Satsub.ApiKeys;
 using Satsub.Bitcoin;
 using Satsub.Dashboard;
 using Satsub.Data;
+using Satsub.Exports;
 using Satsub.Integrations.Webhooks;
+using Satsub.Operations;
 using Satsub.Payments;
 using Satsub.Payments.Inbox;
 using Satsub.Payouts;
@@ -52,6 +54,8 @@ public static class SatsubApp
             builder.AddOutgoingWebhookWorkers();
             builder.Services.AddReportClosingJob();
             builder.AddTelegramWorkers();
+            builder.AddPrometheusMetrics();
+            builder.AddSatsubLogging();
         }
         return builder;
     }
@@ -90,14 +94,21 @@ public static class SatsubApp
         builder.AddTelegram();
         builder.AddSatsubApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
+        builder.AddSatsubHealth();
+        builder.AddSatsubMetrics();
+        builder.AddJobCoordination();
+        builder.AddExports();
         return builder;
     }
 
     public static WebApplication MapSatsub(this WebApplication app)
     {
+        app.UseRequestId();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.MapHealthChecks("/health");
+        app.MapSatsubHealth();
+        app.MapSatsubMetrics();
+        app.MapExportsApi();
         app.MapPaymentWebhooks();
         app.MapInvoiceQr();
         app.MapSatsubApi();

@@ -49,6 +49,7 @@ public sealed class OutboxDispatcher(SatsubDbContext db, IEnumerable<IOutboxCons
                 message.LastError = null;
                 await db.SaveChangesAsync(ct);
                 await tx.CommitAsync(ct);
+                logger.LogDebug("Outbox message {MessageId} ({Type}) dispatched", message.Id, message.Type);
                 return true;
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)

@@ -80,7 +80,10 @@ public static class GenericWebhookApi
         var body = await ReadBodyAsync(http.Request, ct);
         if (body is null) return ApiProblems.Problem(413, "payload_too_large", $"The body is larger than {MaxBody} bytes.");
         if (!SignatureMatches(http.Request.Headers[SignatureHeader].ToString(), secret, body))
+        {
+            http.RequestServices.GetRequiredService<Operations.SatsubMetrics>().WebhookVerificationFailed("generic");
             return ApiProblems.Problem(401, "invalid_signature", $"{SignatureHeader} is missing or does not match the body.");
+        }
 
         GenericPaymentNotification? n;
         try

@@ -167,6 +167,8 @@ public sealed class PayoutProcessor(SatsubDbContext db, IEnumerable<IPayoutProvi
 public sealed class PayoutWorker(IServiceScopeFactory scopes, TimeProvider clock, IOptions<PayoutOptions> options, ILogger<PayoutWorker> logger)
     : PeriodicJob(scopes, clock, logger)
 {
+    protected override bool OncePerPeriod => true;
+
     protected override TimeSpan Interval => TimeSpan.FromSeconds(options.Value.IntervalSeconds);
 
     protected override Task RunOnceAsync(IServiceProvider services, CancellationToken ct) =>

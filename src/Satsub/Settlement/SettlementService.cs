@@ -47,7 +47,8 @@ public sealed class SettlementService(
     CommissionRates rates,
     IOptions<AffiliateOptions> affiliateOptions,
     TimeProvider clock,
-    ILogger<SettlementService> logger)
+    ILogger<SettlementService> logger,
+    Operations.SatsubMetrics metrics)
 {
     private const int MaxAttempts = 8;
 
@@ -164,6 +165,8 @@ public sealed class SettlementService(
             await TierUps.QueueIfRaisedAsync(db, rates, referrer, rateBefore, invoice.Id, now, ct);
         if (inSameTransaction is not null) await inSameTransaction(db, ct);
         await tx.CommitAsync(ct);
+        metrics.SaleSettled(invoice.PlanCode, invoice.Provider, split.Sale.Value);
+        if (split.Affiliate.Value > 0) metrics.CommissionEarned(split.Affiliate.Value);
 
         logger.LogInformation("Settled invoice {InvoiceId}: {Sale} sats, owner {Owner}, affiliate {Affiliate}",
             invoice.Id, split.Sale.Value, split.Owner.Value, split.Affiliate.Value);

@@ -38,7 +38,10 @@ public sealed class SatsubProcess
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(timeout.Token);
-        return new Result(process.ExitCode, await stdout, await stderr);
+        var result = new Result(process.ExitCode, await stdout, await stderr);
+        // stderr carries the commands' logs (stdout is their output, such as a new key): scanned for secrets at the end.
+        foreach (var line in result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)) Fixtures.LogCapture.AddLine("satsub " + args.FirstOrDefault() + ": " + line);
+        return result;
     }
 
     private static string FindDll()

@@ -67,7 +67,14 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         foreach (var (k, v) in Settings) settings[k] = v;
         builder.UseEnvironment("Development");
         foreach (var (k, v) in settings) builder.UseSetting(k, v);
-        builder.ConfigureLogging(logging => logging.AddProvider(new ErrorCollector(Errors)));
+        LogCapture.AddSecretsFromSettings(settings);
+        LogCapture.AddSecret(WebhookSecret, "Payments:Generic:Secret");
+        builder.ConfigureLogging(logging =>
+        {
+            logging.AddProvider(new ErrorCollector(Errors));
+            // Every line at Information and above, whatever the categories' levels, for the suite's secret scan.
+            logging.AddLogCapture();
+        });
     }
 
     /// <summary>Errors the app logged (with their exceptions): a failing test shows what went wrong inside.</summary>
@@ -96,6 +103,7 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     {
         await using var scope = Services.CreateAsyncScope();
         var (_, plaintext) = await scope.ServiceProvider.GetRequiredService<ApiKeyService>().CreateAsync(name, scopes, default);
+        LogCapture.AddSecret(plaintext, "API key " + name);
         return plaintext;
     }
 

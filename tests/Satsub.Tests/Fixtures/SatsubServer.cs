@@ -44,6 +44,8 @@ public sealed class SatsubServer : IAsyncDisposable
         config.TryAdd("environment", "Development");
         var args = config.Select(kv => $"--{kv.Key}={kv.Value}").ToArray();
         var builder = SatsubApp.CreateBuilder(args);
+        LogCapture.AddSecretsFromSettings(config);
+        builder.Logging.AddLogCapture();
         var app = builder.Build();
         app.MapSatsub();
         SatsubApp.ValidateOptions(app.Services);

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Satsub.Common;
 using Satsub.Data;
@@ -80,6 +81,8 @@ public sealed class SatsubServices : IAsyncDisposable
             DisableDefaults = true,
         });
         builder.Configuration.AddInMemoryCollection(config);
+        LogCapture.AddSecretsFromSettings(config);
+        builder.Logging.AddLogCapture();
         builder.AddSatsubServices();
         var clock = new FakeTimeProvider(Start);
         builder.Services.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock));

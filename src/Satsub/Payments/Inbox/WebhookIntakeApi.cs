@@ -36,6 +36,7 @@ public static class WebhookIntakeApi
         var notification = body is null ? null : authenticator.Authenticate(request.Headers, body);
         if (notification is null)
         {
+            request.HttpContext.RequestServices.GetService<Operations.SatsubMetrics>()?.WebhookVerificationFailed(name);
             logger.LogWarning("Rejected a {Provider} webhook that failed authentication ({Bytes} bytes) from {Remote}",
                 name, body?.Length ?? -1, request.HttpContext.Connection.RemoteIpAddress);
             return TypedResults.Problem(title: "Unauthorized", statusCode: 401, detail: "The notification could not be authenticated.",

@@ -9,7 +9,7 @@ namespace Satsub.Payments.Reconciliation;
 /// Re-reads from its provider every invoice still open, and every invoice settled in the last day, and acts on
 /// what the provider says: a webhook that never arrived still ends in exactly one settlement.
 /// </summary>
-public sealed class Reconciler(SatsubDbContext db, PaymentProviders providers, InvoiceStateApplier applier, TimeProvider clock, ILogger<Reconciler> logger)
+public sealed class Reconciler(SatsubDbContext db, PaymentProviders providers, InvoiceStateApplier applier, TimeProvider clock, ILogger<Reconciler> logger, Operations.SatsubMetrics metrics)
 {
     /// <summary>Open invoices older than this are left alone (long expired and never paid).</summary>
     private static readonly TimeSpan OpenWindow = TimeSpan.FromDays(7);
@@ -37,6 +37,7 @@ public sealed class Reconciler(SatsubDbContext db, PaymentProviders providers, I
                 if (outcome is not ("unchanged" or "already_settled"))
                 {
                     changed++;
+                    metrics.ReconciliationFinding(outcome);
                     logger.LogInformation("Reconciliation: invoice {InvoiceId} → {Outcome}", invoice.Id, outcome);
                 }
             }
@@ -52,6 +53,8 @@ public sealed class Reconciler(SatsubDbContext db, PaymentProviders providers, I
 public sealed class ReconciliationWorker(IServiceScopeFactory scopes, TimeProvider clock, IOptions<PaymentsOptions> options, ILogger<ReconciliationWorker> logger)
     : PeriodicJob(scopes, clock, logger)
 {
+    protected override bool OncePerPeriod => true;
+
     protected override TimeSpan Interval => TimeSpan.FromSeconds(options.Value.ReconcileIntervalSeconds);
 
     protected override Task RunOnceAsync(IServiceProvider services, CancellationToken ct) =>

@@ -204,6 +204,33 @@ namespace Satsub.Data.Migrations.Postgres
                     b.ToTable("api_keys", (string)null);
                 });
 
+            modelBuilder.Entity("Satsub.Hosting.JobRun", b =>
+                {
+                    b.Property<string>("Job")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("job");
+
+                    b.Property<DateTimeOffset>("PeriodStart")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("period_start");
+
+                    b.Property<string>("Instance")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("instance");
+
+                    b.Property<DateTimeOffset>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.HasKey("Job", "PeriodStart")
+                        .HasName("pk_job_runs");
+
+                    b.ToTable("job_runs", (string)null);
+                });
+
             modelBuilder.Entity("Satsub.Integrations.Webhooks.WebhookDelivery", b =>
                 {
                     b.Property<Guid>("Id")

@@ -194,6 +194,33 @@ namespace Satsub.Data.Migrations.Sqlite
                     b.ToTable("api_keys", (string)null);
                 });
 
+            modelBuilder.Entity("Satsub.Hosting.JobRun", b =>
+                {
+                    b.Property<string>("Job")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("job");
+
+                    b.Property<long>("PeriodStart")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("period_start");
+
+                    b.Property<string>("Instance")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("instance");
+
+                    b.Property<long>("StartedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("started_at");
+
+                    b.HasKey("Job", "PeriodStart")
+                        .HasName("pk_job_runs");
+
+                    b.ToTable("job_runs", (string)null);
+                });
+
             modelBuilder.Entity("Satsub.Integrations.Webhooks.WebhookDelivery", b =>
                 {
                     b.Property<Guid>("Id")
