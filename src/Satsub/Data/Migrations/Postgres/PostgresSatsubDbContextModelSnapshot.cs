@@ -1189,6 +1189,170 @@ namespace Satsub.Data.Migrations.Postgres
                     b.ToTable("subscriptions", (string)null);
                 });
 
+            modelBuilder.Entity("Satsub.Telegram.TelegramRateWindow", b =>
+                {
+                    b.Property<string>("Bucket")
+                        .HasMaxLength(96)
+                        .HasColumnType("character varying(96)")
+                        .HasColumnName("bucket");
+
+                    b.Property<int>("Used")
+                        .HasColumnType("integer")
+                        .HasColumnName("used");
+
+                    b.Property<long>("WindowSecond")
+                        .HasColumnType("bigint")
+                        .HasColumnName("window_second");
+
+                    b.HasKey("Bucket")
+                        .HasName("pk_telegram_rate_windows");
+
+                    b.ToTable("telegram_rate_windows", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Telegram.TelegramSend", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
+                    b.Property<DateTimeOffset>("AvailableAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("available_at");
+
+                    b.Property<long>("ChatId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("chat_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DedupeKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("dedupe_key");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)")
+                        .HasColumnName("last_error");
+
+                    b.Property<long?>("MessageId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("message_id");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("payload");
+
+                    b.Property<DateTimeOffset?>("SentAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("sent_at");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.HasKey("Id")
+                        .HasName("pk_telegram_sends");
+
+                    b.HasIndex("ChatId")
+                        .HasDatabaseName("ix_telegram_sends_chat_id");
+
+                    b.HasIndex("DedupeKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_telegram_sends_dedupe_key");
+
+                    b.HasIndex("Status", "AvailableAt")
+                        .HasDatabaseName("ix_telegram_sends_status_available_at");
+
+                    b.ToTable("telegram_sends", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Telegram.TelegramUpdateRecord", b =>
+                {
+                    b.Property<long>("UpdateId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("update_id");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("error");
+
+                    b.Property<DateTimeOffset>("ReceivedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("received_at");
+
+                    b.HasKey("UpdateId")
+                        .HasName("pk_telegram_updates");
+
+                    b.ToTable("telegram_updates", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Telegram.TelegramUser", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("user_id");
+
+                    b.Property<long>("ChatId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("chat_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<bool>("MuteEarnings")
+                        .HasColumnType("boolean")
+                        .HasColumnName("mute_earnings");
+
+                    b.Property<bool>("MuteReminders")
+                        .HasColumnType("boolean")
+                        .HasColumnName("mute_reminders");
+
+                    b.Property<DateTimeOffset?>("TermsAcceptedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("terms_accepted_at");
+
+                    b.Property<string>("TermsVersion")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("terms_version");
+
+                    b.Property<DateTimeOffset?>("UnreachableAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("unreachable_at");
+
+                    b.HasKey("UserId")
+                        .HasName("pk_telegram_users");
+
+                    b.HasIndex("ChatId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_telegram_users_chat_id");
+
+                    b.ToTable("telegram_users", (string)null);
+                });
+
             modelBuilder.Entity("Satsub.Transparency.ClosedReport", b =>
                 {
                     b.Property<string>("Month")
@@ -1436,6 +1600,16 @@ namespace Satsub.Data.Migrations.Postgres
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_subscriptions_users_user_id");
+                });
+
+            modelBuilder.Entity("Satsub.Telegram.TelegramUser", b =>
+                {
+                    b.HasOne("Satsub.Users.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_telegram_users_users_user_id");
                 });
 
             modelBuilder.Entity("Satsub.Users.User", b =>

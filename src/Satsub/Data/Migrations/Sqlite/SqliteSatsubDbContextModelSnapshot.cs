@@ -1167,6 +1167,168 @@ namespace Satsub.Data.Migrations.Sqlite
                     b.ToTable("subscriptions", (string)null);
                 });
 
+            modelBuilder.Entity("Satsub.Telegram.TelegramRateWindow", b =>
+                {
+                    b.Property<string>("Bucket")
+                        .HasMaxLength(96)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("bucket");
+
+                    b.Property<int>("Used")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("used");
+
+                    b.Property<long>("WindowSecond")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("window_second");
+
+                    b.HasKey("Bucket")
+                        .HasName("pk_telegram_rate_windows");
+
+                    b.ToTable("telegram_rate_windows", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Telegram.TelegramSend", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempts");
+
+                    b.Property<long>("AvailableAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("available_at");
+
+                    b.Property<long>("ChatId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("chat_id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DedupeKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("dedupe_key");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last_error");
+
+                    b.Property<long?>("MessageId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("message_id");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("payload");
+
+                    b.Property<long?>("SentAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sent_at");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.HasKey("Id")
+                        .HasName("pk_telegram_sends");
+
+                    b.HasIndex("ChatId")
+                        .HasDatabaseName("ix_telegram_sends_chat_id");
+
+                    b.HasIndex("DedupeKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_telegram_sends_dedupe_key");
+
+                    b.HasIndex("Status", "AvailableAt")
+                        .HasDatabaseName("ix_telegram_sends_status_available_at");
+
+                    b.ToTable("telegram_sends", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Telegram.TelegramUpdateRecord", b =>
+                {
+                    b.Property<long>("UpdateId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("update_id");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error");
+
+                    b.Property<long>("ReceivedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("received_at");
+
+                    b.HasKey("UpdateId")
+                        .HasName("pk_telegram_updates");
+
+                    b.ToTable("telegram_updates", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Telegram.TelegramUser", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.Property<long>("ChatId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("chat_id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<bool>("MuteEarnings")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("mute_earnings");
+
+                    b.Property<bool>("MuteReminders")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("mute_reminders");
+
+                    b.Property<long?>("TermsAcceptedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("terms_accepted_at");
+
+                    b.Property<string>("TermsVersion")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("terms_version");
+
+                    b.Property<long?>("UnreachableAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("unreachable_at");
+
+                    b.HasKey("UserId")
+                        .HasName("pk_telegram_users");
+
+                    b.HasIndex("ChatId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_telegram_users_chat_id");
+
+                    b.ToTable("telegram_users", (string)null);
+                });
+
             modelBuilder.Entity("Satsub.Transparency.ClosedReport", b =>
                 {
                     b.Property<string>("Month")
@@ -1413,6 +1575,16 @@ namespace Satsub.Data.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_subscriptions_users_user_id");
+                });
+
+            modelBuilder.Entity("Satsub.Telegram.TelegramUser", b =>
+                {
+                    b.HasOne("Satsub.Users.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_telegram_users_users_user_id");
                 });
 
             modelBuilder.Entity("Satsub.Users.User", b =>

@@ -13,8 +13,8 @@ using Satsub.Data;
 namespace Satsub.Data.Migrations.Postgres
 {
     [DbContext(typeof(PostgresSatsubDbContext))]
-    [Migration("20261128074132_Bot")]
-    partial class Bot
+    [Migration("20261128085731_BotReportsEconomyJobs")]
+    partial class BotReportsEconomyJobs
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -207,6 +207,33 @@ namespace Satsub.Data.Migrations.Postgres
                     b.ToTable("api_keys", (string)null);
                 });
 
+            modelBuilder.Entity("Satsub.Hosting.JobRun", b =>
+                {
+                    b.Property<string>("Job")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("job");
+
+                    b.Property<DateTimeOffset>("PeriodStart")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("period_start");
+
+                    b.Property<string>("Instance")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("instance");
+
+                    b.Property<DateTimeOffset>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.HasKey("Job", "PeriodStart")
+                        .HasName("pk_job_runs");
+
+                    b.ToTable("job_runs", (string)null);
+                });
+
             modelBuilder.Entity("Satsub.Integrations.Webhooks.WebhookDelivery", b =>
                 {
                     b.Property<Guid>("Id")
@@ -374,6 +401,11 @@ namespace Satsub.Data.Migrations.Postgres
                     b.Property<int>("RateBps")
                         .HasColumnType("integer")
                         .HasColumnName("rate_bps");
+
+                    b.Property<string>("ReviewReason")
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)")
+                        .HasColumnName("review_reason");
 
                     b.Property<long>("SaleSats")
                         .HasColumnType("bigint")
@@ -928,6 +960,11 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("requested_at");
 
+                    b.Property<string>("ScheduleKey")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("schedule_key");
+
                     b.Property<long?>("SentSats")
                         .HasColumnType("bigint")
                         .HasColumnName("sent_sats");
@@ -973,6 +1010,11 @@ namespace Satsub.Data.Migrations.Postgres
 
                     b.HasIndex("UserId", "RequestedAt")
                         .HasDatabaseName("ix_payouts_user_id_requested_at");
+
+                    b.HasIndex("UserId", "ScheduleKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_payouts_user_id_schedule_key")
+                        .HasFilter("schedule_key IS NOT NULL");
 
                     b.ToTable("payouts", null, t =>
                         {
@@ -1312,6 +1354,58 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasDatabaseName("ix_telegram_users_chat_id");
 
                     b.ToTable("telegram_users", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Transparency.ClosedReport", b =>
+                {
+                    b.Property<string>("Month")
+                        .HasMaxLength(7)
+                        .HasColumnType("character varying(7)")
+                        .HasColumnName("month");
+
+                    b.Property<DateTimeOffset>("ClosedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("closed_at");
+
+                    b.Property<string>("Csv")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("csv");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("sha256");
+
+                    b.Property<string>("Signature")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("signature");
+
+                    b.Property<string>("SignatureAddress")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("signature_address");
+
+                    b.Property<string>("SignatureMessage")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("signature_message");
+
+                    b.Property<string>("SignatureScheme")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("signature_scheme");
+
+                    b.Property<DateTimeOffset?>("SignedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("signed_at");
+
+                    b.HasKey("Month")
+                        .HasName("pk_closed_reports");
+
+                    b.ToTable("closed_reports", (string)null);
                 });
 
             modelBuilder.Entity("Satsub.Users.User", b =>

@@ -7,11 +7,58 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Satsub.Data.Migrations.Postgres
 {
     /// <inheritdoc />
-    public partial class Bot : Migration
+    public partial class BotReportsEconomyJobs : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<string>(
+                name: "schedule_key",
+                table: "payouts",
+                type: "character varying(64)",
+                maxLength: 64,
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "review_reason",
+                table: "commissions",
+                type: "character varying(512)",
+                maxLength: 512,
+                nullable: true);
+
+            migrationBuilder.CreateTable(
+                name: "closed_reports",
+                columns: table => new
+                {
+                    month = table.Column<string>(type: "character varying(7)", maxLength: 7, nullable: false),
+                    csv = table.Column<string>(type: "text", nullable: false),
+                    sha256 = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    closed_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    signature_address = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: true),
+                    signature_scheme = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: true),
+                    signature_message = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: true),
+                    signature = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: true),
+                    signed_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_closed_reports", x => x.month);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "job_runs",
+                columns: table => new
+                {
+                    job = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false),
+                    period_start = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    instance = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
+                    started_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_job_runs", x => new { x.job, x.period_start });
+                });
+
             migrationBuilder.CreateTable(
                 name: "telegram_rate_windows",
                 columns: table => new
@@ -86,6 +133,13 @@ namespace Satsub.Data.Migrations.Postgres
                 });
 
             migrationBuilder.CreateIndex(
+                name: "ix_payouts_user_id_schedule_key",
+                table: "payouts",
+                columns: new[] { "user_id", "schedule_key" },
+                unique: true,
+                filter: "schedule_key IS NOT NULL");
+
+            migrationBuilder.CreateIndex(
                 name: "ix_telegram_sends_chat_id",
                 table: "telegram_sends",
                 column: "chat_id");
@@ -112,6 +166,12 @@ namespace Satsub.Data.Migrations.Postgres
         protected override void Down(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.DropTable(
+                name: "closed_reports");
+
+            migrationBuilder.DropTable(
+                name: "job_runs");
+
+            migrationBuilder.DropTable(
                 name: "telegram_rate_windows");
 
             migrationBuilder.DropTable(
@@ -122,6 +182,18 @@ namespace Satsub.Data.Migrations.Postgres
 
             migrationBuilder.DropTable(
                 name: "telegram_users");
+
+            migrationBuilder.DropIndex(
+                name: "ix_payouts_user_id_schedule_key",
+                table: "payouts");
+
+            migrationBuilder.DropColumn(
+                name: "schedule_key",
+                table: "payouts");
+
+            migrationBuilder.DropColumn(
+                name: "review_reason",
+                table: "commissions");
         }
     }
 }

@@ -6,11 +6,58 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace Satsub.Data.Migrations.Sqlite
 {
     /// <inheritdoc />
-    public partial class Bot : Migration
+    public partial class BotReportsEconomyJobs : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<string>(
+                name: "schedule_key",
+                table: "payouts",
+                type: "TEXT",
+                maxLength: 64,
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "review_reason",
+                table: "commissions",
+                type: "TEXT",
+                maxLength: 512,
+                nullable: true);
+
+            migrationBuilder.CreateTable(
+                name: "closed_reports",
+                columns: table => new
+                {
+                    month = table.Column<string>(type: "TEXT", maxLength: 7, nullable: false),
+                    csv = table.Column<string>(type: "TEXT", nullable: false),
+                    sha256 = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    closed_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    signature_address = table.Column<string>(type: "TEXT", maxLength: 100, nullable: true),
+                    signature_scheme = table.Column<string>(type: "TEXT", maxLength: 16, nullable: true),
+                    signature_message = table.Column<string>(type: "TEXT", maxLength: 200, nullable: true),
+                    signature = table.Column<string>(type: "TEXT", maxLength: 2000, nullable: true),
+                    signed_at = table.Column<long>(type: "INTEGER", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_closed_reports", x => x.month);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "job_runs",
+                columns: table => new
+                {
+                    job = table.Column<string>(type: "TEXT", maxLength: 100, nullable: false),
+                    period_start = table.Column<long>(type: "INTEGER", nullable: false),
+                    instance = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    started_at = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_job_runs", x => new { x.job, x.period_start });
+                });
+
             migrationBuilder.CreateTable(
                 name: "telegram_rate_windows",
                 columns: table => new
@@ -85,6 +132,13 @@ namespace Satsub.Data.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateIndex(
+                name: "ix_payouts_user_id_schedule_key",
+                table: "payouts",
+                columns: new[] { "user_id", "schedule_key" },
+                unique: true,
+                filter: "schedule_key IS NOT NULL");
+
+            migrationBuilder.CreateIndex(
                 name: "ix_telegram_sends_chat_id",
                 table: "telegram_sends",
                 column: "chat_id");
@@ -111,6 +165,12 @@ namespace Satsub.Data.Migrations.Sqlite
         protected override void Down(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.DropTable(
+                name: "closed_reports");
+
+            migrationBuilder.DropTable(
+                name: "job_runs");
+
+            migrationBuilder.DropTable(
                 name: "telegram_rate_windows");
 
             migrationBuilder.DropTable(
@@ -121,6 +181,18 @@ namespace Satsub.Data.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "telegram_users");
+
+            migrationBuilder.DropIndex(
+                name: "ix_payouts_user_id_schedule_key",
+                table: "payouts");
+
+            migrationBuilder.DropColumn(
+                name: "schedule_key",
+                table: "payouts");
+
+            migrationBuilder.DropColumn(
+                name: "review_reason",
+                table: "commissions");
         }
     }
 }
