@@ -77,6 +77,8 @@ public sealed class ScheduledPayoutWorker(IServiceScopeFactory scopes, TimeProvi
 {
     protected override TimeSpan Interval => TimeSpan.FromMinutes(1);
 
+    protected override bool OncePerPeriod => true;
+
     protected override Task RunOnceAsync(IServiceProvider services, CancellationToken ct) =>
         services.GetRequiredService<ScheduledPayouts>().RunOnceAsync(ct);
 }

@@ -115,6 +115,8 @@ public sealed class SubscriptionExpiryJob(IServiceScopeFactory scopes, TimeProvi
 
     protected override TimeSpan Interval => TimeSpan.FromMinutes(1);
 
+    protected override bool OncePerPeriod => true;
+
     protected override Task RunOnceAsync(IServiceProvider services, CancellationToken ct) =>
         services.GetRequiredService<SubscriptionExpiry>().RunOnceAsync(ct);
 }

@@ -22,7 +22,8 @@ public static class TelegramModule
         if (!Enabled(builder.Configuration)) return builder;
 
         builder.Services.AddTransient<ParseModeNormalizer>();
-        builder.Services.AddHttpClient(TelegramBot.HttpClientName).AddHttpMessageHandler<ParseModeNormalizer>();
+        // The Bot API puts the token in every URL: the default HTTP client logs would write it out.
+        builder.Services.AddHttpClient(TelegramBot.HttpClientName).RemoveAllLoggers().AddHttpMessageHandler<ParseModeNormalizer>();
         builder.Services.AddSingleton<TelegramBot>();
         builder.Services.AddSingleton<Terms>();
         builder.Services.AddScoped<BotHandlers>();

@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Satsub.Data;
+using Satsub.Operations;
 using Satsub.Hosting;
 using Satsub.Outbox;
 using Satsub.Payments;
@@ -18,7 +19,7 @@ namespace Satsub.Telegram;
 /// call. 429 waits <c>retry_after</c>; 403 (the user blocked the bot) marks the user unreachable and stops; other
 /// client errors are final; network and server errors are retried with back-off.
 /// </summary>
-public sealed class TelegramSender(SatsubDbContext db, TelegramBot bot, IOptions<TelegramOptions> options, TimeProvider clock, ILogger<TelegramSender> logger)
+public sealed class TelegramSender(SatsubDbContext db, TelegramBot bot, IOptions<TelegramOptions> options, TimeProvider clock, SatsubMetrics metrics, ILogger<TelegramSender> logger)
 {
     public const int MaxAttempts = 8;
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
@@ -73,10 +74,12 @@ public sealed class TelegramSender(SatsubDbContext db, TelegramBot bot, IOptions
         try
         {
             var messageId = await ExecuteAsync(send, payload, targetMessageId, now, ct);
+            metrics.TelegramSend(send.Kind, "ok");
             return await FinishAsync(send, TelegramSendStatus.Sent, messageId, null, ct);
         }
         catch (ApiRequestException ex) when (ex.ErrorCode == 429)
         {
+            metrics.TelegramSend(send.Kind, "rate_limited");
             var wait = Math.Clamp(ex.Parameters?.RetryAfter ?? 1, 1, 3600);
             logger.LogWarning("Telegram asked to wait {Seconds} s (429) before send {SendId}", wait, send.Id);
             var until = now.AddSeconds(wait);
@@ -87,6 +90,7 @@ public sealed class TelegramSender(SatsubDbContext db, TelegramBot bot, IOptions
         }
         catch (ApiRequestException ex) when (ex.ErrorCode == 403 && IsToUser(send.Kind))
         {
+            metrics.TelegramSend(send.Kind, "error");
             logger.LogInformation("Chat {ChatId} blocked the bot (403): marked unreachable", send.ChatId);
             await db.TelegramUsers.Where(u => u.ChatId == send.ChatId && u.UnreachableAt == null)
                 .ExecuteUpdateAsync(s => s.SetProperty(u => u.UnreachableAt, now), ct);
@@ -101,12 +105,14 @@ public sealed class TelegramSender(SatsubDbContext db, TelegramBot bot, IOptions
         }
         catch (ApiRequestException ex) when (ex.ErrorCode is >= 400 and < 500)
         {
+            metrics.TelegramSend(send.Kind, "error");
             // A request Telegram refuses as such (bad chat, missing rights, message gone): repeating it cannot help.
             logger.LogWarning("Telegram refused send {SendId} ({Kind}): {Code} {Description}", send.Id, send.Kind, ex.ErrorCode, Short(ex.Message));
             return await FinishAsync(send, TelegramSendStatus.Failed, null, $"{ex.ErrorCode} {Short(ex.Message)}", ct);
         }
         catch (Exception ex) when (ex is ApiRequestException or RequestException or HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
         {
+            metrics.TelegramSend(send.Kind, "error");
             var attempts = send.Attempts + 1;
             if (attempts >= MaxAttempts) return await FinishAsync(send, TelegramSendStatus.Failed, null, Short(ex.GetType().Name + ": " + ex.Message), ct, attempts);
             var backoff = TimeSpan.FromSeconds(Math.Min(600, Math.Pow(2, attempts)));

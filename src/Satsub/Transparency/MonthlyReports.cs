@@ -121,6 +121,8 @@ public sealed class ReportClosingJob(IServiceScopeFactory scopes, TimeProvider t
 {
     protected override TimeSpan Interval => TimeSpan.FromHours(1);
 
+    protected override bool OncePerPeriod => true;
+
     protected override Task RunOnceAsync(IServiceProvider services, CancellationToken ct) =>
         CloseDueAsync(services.GetRequiredService<SatsubDbContext>(), services.GetRequiredService<MonthlyReports>(), services.GetRequiredService<TimeProvider>(), ct);
 

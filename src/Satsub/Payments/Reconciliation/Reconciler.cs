@@ -11,16 +11,14 @@ namespace Satsub.Payments.Reconciliation;
 /// </summary>
 public sealed class Reconciler(SatsubDbContext db, PaymentProviders providers, InvoiceStateApplier applier, TimeProvider clock, ILogger<Reconciler> logger, Operations.SatsubMetrics metrics)
 {
-    /// <summary>Open invoices older than this are left alone (long expired and never paid).</summary>
-    private static readonly TimeSpan OpenWindow = TimeSpan.FromDays(7);
-
     public async Task<int> RunOnceAsync(CancellationToken ct)
     {
         var now = clock.GetUtcNow();
-        var openSince = now - OpenWindow;
         var settledSince = now.AddDays(-1);
         var invoices = await db.Invoices.AsNoTracking()
-            .Where(i => ((i.Status == InvoiceStatus.New || i.Status == InvoiceStatus.Processing) && i.CreatedAt >= openSince)
+            // Open invoices of any age: one paid while Satsub was down for longer than its expiry (webhook lost) must
+            // still settle. The set stays small because the provider's answer closes each one (expired or settled).
+            .Where(i => i.Status == InvoiceStatus.New || i.Status == InvoiceStatus.Processing
                         || (i.Status == InvoiceStatus.Settled && i.SettledAt >= settledSince))
             .OrderBy(i => i.CreatedAt)
             .ToListAsync(ct);
