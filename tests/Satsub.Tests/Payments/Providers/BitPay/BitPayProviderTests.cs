@@ -44,7 +44,8 @@ public sealed class BitPayProviderTests : IAsyncLifetime
         ["Payments:BitPay:Token"] = FakeBitPayServer.Token,
         ["Payments:BitPay:PrivateKey"] = KeyHex,
         ["Payments:BitPay:NotificationUrl"] = NotificationUrl,
-        ["Payments:BitPay:TimeoutSeconds"] = "2",
+        // Generous: a loaded CI machine must not turn a working call into a time-out (the time-out test sets its own).
+        ["Payments:BitPay:TimeoutSeconds"] = "15",
     };
 
     internal ServiceProvider Build(Dictionary<string, string?> settings)
@@ -227,8 +228,12 @@ public sealed class BitPayProviderTests : IAsyncLifetime
     [Fact]
     public async Task CreateInvoice_WhenBitPayIsTooSlow_IsUnavailable()
     {
-        server.Delay = TimeSpan.FromSeconds(4); // the client's time-out is 2 s
-        await Assert.ThrowsAsync<PaymentProviderUnavailableException>(() => Provider.CreateInvoiceAsync(Request(), CancellationToken.None));
+        server.Delay = TimeSpan.FromSeconds(4);
+        var settings = Settings(server.BaseUrl);
+        settings["Payments:BitPay:TimeoutSeconds"] = "1";
+        using var impatient = Build(settings);
+        await Assert.ThrowsAsync<PaymentProviderUnavailableException>(
+            () => impatient.GetRequiredKeyedService<IPaymentProvider>("bitpay").CreateInvoiceAsync(Request(), CancellationToken.None));
     }
 
     [Fact]

@@ -38,7 +38,7 @@ public sealed class LndTestHost : IDisposable
     {
         ["Payments:Lnd:Url"] = fake.Url.ToString(),
         ["Payments:Lnd:MacaroonHex"] = FakeLnd.Macaroon,
-        ["Payments:Lnd:TimeoutSeconds"] = "2",
+        ["Payments:Lnd:TimeoutSeconds"] = "15", // generous for loaded CI machines; the time-out test sets 1
     };
 
     public static LndTestHost Create(FakeLnd fake, Action<Dictionary<string, string?>>? change = null)
