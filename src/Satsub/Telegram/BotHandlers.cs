@@ -37,6 +37,7 @@ public sealed partial class BotHandlers(
     AffiliateProfile affiliates,
     Leaderboard leaderboard,
     Terms terms,
+    Transparency.TransparencySummary transparency,
     IOptions<TelegramOptions> options,
     IConfiguration configuration,
     TimeProvider clock,
@@ -206,6 +207,21 @@ public sealed partial class BotHandlers(
         return SayAsync(ctx, text, keyboard, ct);
     }
 
+    /// <summary>The same rule and totals as the public page (<see cref="Transparency.TransparencySummary"/>), with a link to it.</summary>
+    private async Task ShowTransparencyAsync(Ctx ctx, CancellationToken ct)
+    {
+        var rules = transparency.Rules();
+        var totals = await transparency.TotalsAsync(ct);
+        var text = T(ctx, "Transparency.Text", rules.AffiliateBaseBps / 100m) + "\n\n" + T(ctx, "Transparency.Totals",
+            totals.SalesCount, totals.SalesSats, totals.OwnerShareSats, totals.CommissionsAccruedSats, totals.CommissionsPaidSats,
+            totals.PayoutsCount, rules.HoldDays);
+        var rows = Back(ctx);
+        // Telegram accepts only absolute http(s) links on URL buttons: shown when Transparency:PublicUrl is set.
+        if (transparency.PageUrl.StartsWith("https://", StringComparison.Ordinal))
+            rows.Insert(0, [new Button(T(ctx, "Button.TransparencyPage"), Url: transparency.PageUrl)]);
+        await ShowAsync(ctx, text, rows, ct);
+    }
+
     private List<List<Button>> Back(Ctx ctx) => [[new Button(T(ctx, "Button.Back"), "menu")]];
 
     // ---------- callbacks ----------
@@ -242,7 +258,7 @@ public sealed partial class BotHandlers(
             case ["earn"]: await ShowAffiliateAsync(ctx, ct); break;
             case ["wd"]: return await WithdrawAsync(ctx, query, ct);
             case ["lb"]: await ShowLeaderboardAsync(ctx, ct); break;
-            case ["tr"]: await ShowAsync(ctx, T(ctx, "Transparency.Text", configuration.GetValue("Affiliate:BaseBps", 5000) / 100m), Back(ctx), ct); break;
+            case ["tr"]: await ShowTransparencyAsync(ctx, ct); break;
             case ["terms"]: await ShowTermsAsync(ctx, null, ct); break;
             case ["help"]: await ShowAsync(ctx, T(ctx, "Help.Text"), Back(ctx), ct); break;
             case ["set"]: await ShowSettingsAsync(ctx, ct); break;

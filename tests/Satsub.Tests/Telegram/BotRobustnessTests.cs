@@ -107,6 +107,26 @@ public sealed class BotRobustnessTests
         h.AssertConformsToReference();
     }
 
+    [Fact]
+    public async Task The_transparency_screen_shows_the_public_totals_and_links_to_the_page()
+    {
+        var settings = NoTerms;
+        settings["Transparency:PublicUrl"] = "https://satsub.example.com";
+        await using var h = await BotHarness.StartAsync(DbKind.Sqlite, settings);
+        await h.UpdateAsync(h.Fake.TextMessage(Alice, "/start"));
+        await h.UpdateAsync(h.Fake.Callback(Alice, "tr", 10));
+        await h.DrainAsync();
+
+        // The menu message is edited in place into the screen.
+        var screen = h.Fake.CallsOf("editMessageText").Last(c => c.Long("chat_id") == Alice);
+        Assert.Equal(10, screen.Long("message_id"));
+        Assert.Contains("50%", screen.Text());
+        Assert.Contains("Totals to date: 0 sales, 0 sats", screen.Text());
+        Assert.Contains("Hold period: 7 days", screen.Text());
+        Assert.Contains(screen.Buttons(), b => b.Url == "https://satsub.example.com/transparency");
+        h.AssertConformsToReference();
+    }
+
     private sealed class ThrowingProvider : IPaymentProvider
     {
         public string Name => "sandbox";
