@@ -60,7 +60,7 @@ status=$?
 # the ledger balanced), prints figures and asserts no performance target (docs/benchmarks.md).
 if [ "$status" = 0 ] && [ "${SATSUB_SKIP_BENCH:-}" != 1 ]; then
   log "quick benchmark: bench/run.sh --quick"
-  SATSUB_BENCH_CONFIGURATION=Debug SATSUB_BENCH_NO_BUILD=1 bench/run.sh --quick || status=$?
+  SATSUB_BENCH_CONFIGURATION=Debug bench/run.sh --quick || status=$?
 fi
 set -e
 # One plain closing line: N passed, N failed.

@@ -4,7 +4,7 @@
 #   bench/run.sh --quick          a few thousand rows: what CI runs; checks correctness, prints figures, asserts no target
 #   bench/run.sh                  the full run: 1,000,000 users, concurrency 8/16/32/64
 #   bench/run.sh --users 200000   any size; the other options are listed at the top of bench/Satsub.Bench/Program.cs
-# SATSUB_BENCH_CONFIGURATION=Debug SATSUB_BENCH_NO_BUILD=1 reuses what `dotnet test Satsub.slnx` built (test.sh does).
+# SATSUB_BENCH_CONFIGURATION=Debug builds in Debug (test.sh does: it reuses most of what the tests built); SATSUB_BENCH_NO_BUILD=1 skips the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 configuration="${SATSUB_BENCH_CONFIGURATION:-Release}"
