@@ -36,8 +36,17 @@ public sealed class SatsubProcess
         using var process = Process.Start(StartInfo(workingDirectory, env, args))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
+        // Generous: a command is a few seconds, but a loaded 2-core CI machine runs many test processes at once.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"satsub {string.Join(' ', args)} did not exit within 180 s");
+        }
         var result = new Result(process.ExitCode, await stdout, await stderr);
         // stderr carries the commands' logs (stdout is their output, such as a new key): scanned for secrets at the end.
         foreach (var line in result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)) Fixtures.LogCapture.AddLine("satsub " + args.FirstOrDefault() + ": " + line);
