@@ -41,7 +41,25 @@ public sealed class TelegramSender(SatsubDbContext db, TelegramBot bot, IOptions
             if (outcome == Outcome.Sent) sent++;
             if (outcome == Outcome.BudgetExhausted) break;
         }
+        if (due.Count == 0) await PruneRateWindowsAsync(ct);
         return sent;
+    }
+
+    private static long lastPrunedSecond;
+
+    /// <summary>
+    /// Forgets the per-chat budgets of past seconds (one row per chat ever messaged would otherwise stay for ever):
+    /// at most every few minutes per process, when nothing is due. A window is only ever compared with the current
+    /// second, so an old row carries no information.
+    /// </summary>
+    public async Task<int> PruneRateWindowsAsync(CancellationToken ct, bool force = false)
+    {
+        var second = clock.GetUtcNow().ToUnixTimeSeconds();
+        var last = Interlocked.Read(ref lastPrunedSecond);
+        if (!force && second - last < 300) return 0;
+        if (Interlocked.CompareExchange(ref lastPrunedSecond, second, last) != last && !force) return 0;
+        var before = second - 60;
+        return await db.TelegramRateWindows.Where(w => w.WindowSecond < before).ExecuteDeleteAsync(ct);
     }
 
     private async Task<Outcome> TrySendAsync(TelegramSend send, CancellationToken ct)

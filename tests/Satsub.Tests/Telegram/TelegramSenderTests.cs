@@ -41,4 +41,29 @@ public sealed class TelegramSenderTests
         Assert.All(sends.Where(s => s.ChatId == 7777).GroupBy(s => s.SentAt!.Value.ToUnixTimeSeconds()), g => Assert.Single(g));
         h.AssertConformsToReference();
     }
+
+    [Theory]
+    [InlineData(DbKind.Sqlite)]
+    [InlineData(DbKind.Postgres)]
+    public async Task Past_rate_windows_are_pruned_and_the_current_ones_kept(DbKind kind)
+    {
+        await using var h = await BotHarness.StartAsync(kind);
+        var second = h.App.Clock.GetUtcNow().ToUnixTimeSeconds();
+        await h.App.DbAsync(async db =>
+        {
+            db.TelegramRateWindows.AddRange(
+                new TelegramRateWindow { Bucket = "chat:old", WindowSecond = second - 3600, Used = 1 },
+                new TelegramRateWindow { Bucket = "chat:minute-old", WindowSecond = second - 61, Used = 1 },
+                new TelegramRateWindow { Bucket = "chat:recent", WindowSecond = second - 5, Used = 1 },
+                new TelegramRateWindow { Bucket = "bot:now", WindowSecond = second, Used = 3 });
+            return await db.SaveChangesAsync();
+        });
+
+        await using var scope = h.App.Scope();
+        var pruned = await scope.ServiceProvider.GetRequiredService<TelegramSender>().PruneRateWindowsAsync(default, force: true);
+
+        Assert.Equal(2, pruned);
+        var left = await h.App.DbAsync(db => db.TelegramRateWindows.AsNoTracking().Select(w => w.Bucket).OrderBy(b => b).ToListAsync());
+        Assert.Equal(["bot:now", "chat:recent"], left);
+    }
 }
