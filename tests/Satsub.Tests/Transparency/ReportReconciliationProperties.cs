@@ -171,8 +171,9 @@ public abstract class ReportReconciliationProperties<TFixture>(TFixture fx) : IC
         var refunds = await App.DbAsync(db => db.Refunds.AsNoTracking().Select(r => new { r.CreatedAt, r.AmountSats }).ToListAsync());
         var sent = await App.DbAsync(db => db.Payouts.AsNoTracking().Where(p => p.Status == PayoutStatus.Sent).Select(p => new { p.Id, p.PaymentHash, p.Txid }).ToListAsync());
 
-        var first = MonthlyReports.MonthOf(movements.Min(m => m.At));
         var current = MonthlyReports.MonthOf(App.Clock.GetUtcNow());
+        // A history whose operations all came to nothing (no sale, every request refused) has no movement: the current month still reports.
+        var first = movements.Count == 0 ? current : MonthlyReports.MonthOf(movements.Min(m => m.At));
         var sum = new long[10];
         for (var month = first; month <= current; month = month.AddMonths(1))
         {
