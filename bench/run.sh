@@ -5,6 +5,7 @@
 #   bench/run.sh                  the full run: 1,000,000 users, concurrency 8/16/32/64
 #   bench/run.sh --users 200000   any size; the other options are listed at the top of bench/Satsub.Bench/Program.cs
 # SATSUB_BENCH_CONFIGURATION=Debug builds in Debug (test.sh does: it reuses most of what the tests built); SATSUB_BENCH_NO_BUILD=1 skips the build.
+# SATSUB_BENCH_DB_SUFFIX=x uses the databases satsub_bench_quick_x / satsub_pgbench_quick_x (several runs on one PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 configuration="${SATSUB_BENCH_CONFIGURATION:-Release}"

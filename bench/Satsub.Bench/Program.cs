@@ -78,8 +78,11 @@ namespace Satsub.Bench
     {
         private const string WebhookSecret = "bench-webhook-secret";
         // Quick runs (CI) have their own databases, so they never drop a full run's.
-        private readonly string BenchDatabase = o.Quick ? "satsub_bench_quick" : "satsub_bench";
-        private readonly string PgbenchDatabase = o.Quick ? "satsub_pgbench_quick" : "satsub_pgbench";
+        // SATSUB_BENCH_DB_SUFFIX lets several runs share one PostgreSQL server (several worktrees on one machine).
+        private static readonly string Suffix = Environment.GetEnvironmentVariable("SATSUB_BENCH_DB_SUFFIX") is { Length: > 0 } s && s.All(char.IsAsciiLetterOrDigit)
+            ? "_" + s.ToLowerInvariant() : "";
+        private readonly string BenchDatabase = (o.Quick ? "satsub_bench_quick" : "satsub_bench") + Suffix;
+        private readonly string PgbenchDatabase = (o.Quick ? "satsub_pgbench_quick" : "satsub_pgbench") + Suffix;
         private readonly List<(string Name, string Value)> _figures = [];
         private readonly string _work = Directory.CreateTempSubdirectory("satsub-bench-").FullName;
 
