@@ -26,37 +26,75 @@ public static class FraudGuards
     /// </summary>
     public static async Task<string?> SharedIdentityAsync(SatsubDbContext db, User buyer, Guid referrerId, Invoice invoice, CancellationToken ct)
     {
-        var referrer = await db.Users.AsNoTracking().SingleAsync(u => u.Id == referrerId, ct);
-        if (buyer.ExternalId is not null && buyer.ExternalId == referrer.ExternalId && (buyer.Platform == "telegram" || referrer.Platform == "telegram"))
-            return $"buyer {buyer.Id:D} and referrer {referrerId:D} share the Telegram id {buyer.ExternalId}";
-
-        var referrerWallets = await WalletsAsync(db, referrer, ct);
-        var buyerWallets = await WalletsAsync(db, buyer, ct);
-        var sharedDestination = buyerWallets.Intersect(referrerWallets, StringComparer.Ordinal).FirstOrDefault();
-        if (sharedDestination is not null)
-            return $"buyer {buyer.Id:D} and referrer {referrerId:D} share the payout destination {sharedDestination}";
-
-        if (Normalize(invoice.RefundAddress) is { } paidFrom)
-        {
-            if (referrerWallets.Contains(paidFrom))
-                return $"the buyer's wallet {paidFrom} (refund address of invoice {invoice.Id:D}) is a payout destination of referrer {referrerId:D}";
-            var referrerPaidFrom = await db.Invoices.AsNoTracking()
-                .AnyAsync(i => i.UserId == referrerId && i.RefundAddress != null && i.RefundAddress.ToLower() == paidFrom, ct);
-            if (referrerPaidFrom)
-                return $"buyer {buyer.Id:D} and referrer {referrerId:D} pay from the same wallet {paidFrom} (refund address)";
-        }
-        return null;
+        var people = await SharedIdentityCheck.LoadAsync(db, [(buyer, referrerId)], ct);
+        return await people.ReasonAsync(db, buyer, referrerId, invoice, ct);
     }
 
-    /// <summary>A user's saved payout destination and every destination they were paid to, normalized.</summary>
-    private static async Task<HashSet<string>> WalletsAsync(SatsubDbContext db, User user, CancellationToken ct)
+    /// <summary>
+    /// The people of several sales loaded at once (two queries whatever the number of sales), so settling a batch
+    /// does not ask the database four times per sale.
+    /// </summary>
+    public sealed class SharedIdentityCheck
     {
-        var set = new HashSet<string>(StringComparer.Ordinal);
-        if (Normalize(user.PayoutDestination) is { } saved) set.Add(saved);
-        var paidTo = await db.Payouts.AsNoTracking().Where(p => p.UserId == user.Id).Select(p => p.Destination).Distinct().ToListAsync(ct);
-        foreach (var d in paidTo)
-            if (Normalize(d) is { } n) set.Add(n);
-        return set;
+        private readonly Dictionary<Guid, User> _referrers;
+        private readonly Dictionary<Guid, HashSet<string>> _paidTo;
+
+        private SharedIdentityCheck(Dictionary<Guid, User> referrers, Dictionary<Guid, HashSet<string>> paidTo)
+        {
+            _referrers = referrers;
+            _paidTo = paidTo;
+        }
+
+        public static async Task<SharedIdentityCheck> LoadAsync(SatsubDbContext db, IReadOnlyCollection<(User Buyer, Guid ReferrerId)> sales, CancellationToken ct)
+        {
+            var referrerIds = sales.Select(s => s.ReferrerId).Distinct().ToList();
+            var referrers = await db.Users.AsNoTracking().Where(u => referrerIds.Contains(u.Id)).ToDictionaryAsync(u => u.Id, ct);
+            var people = referrerIds.Concat(sales.Select(s => s.Buyer.Id)).Distinct().ToList();
+            var paid = await db.Payouts.AsNoTracking().Where(p => people.Contains(p.UserId)).Select(p => new { p.UserId, p.Destination }).Distinct().ToListAsync(ct);
+            var paidTo = new Dictionary<Guid, HashSet<string>>();
+            foreach (var p in paid)
+            {
+                if (Normalize(p.Destination) is not { } n) continue;
+                if (!paidTo.TryGetValue(p.UserId, out var set)) paidTo[p.UserId] = set = new HashSet<string>(StringComparer.Ordinal);
+                set.Add(n);
+            }
+            return new SharedIdentityCheck(referrers, paidTo);
+        }
+
+        /// <summary>The reason to hold this sale's commission, or null.</summary>
+        public async Task<string?> ReasonAsync(SatsubDbContext db, User buyer, Guid referrerId, Invoice invoice, CancellationToken ct)
+        {
+            var referrer = _referrers.GetValueOrDefault(referrerId)
+                ?? throw new InvalidOperationException($"Referrer {referrerId:D} of buyer {buyer.Id:D} does not exist.");
+            if (buyer.ExternalId is not null && buyer.ExternalId == referrer.ExternalId && (buyer.Platform == "telegram" || referrer.Platform == "telegram"))
+                return $"buyer {buyer.Id:D} and referrer {referrerId:D} share the Telegram id {buyer.ExternalId}";
+
+            var referrerWallets = Wallets(referrer);
+            var buyerWallets = Wallets(buyer);
+            var sharedDestination = buyerWallets.Intersect(referrerWallets, StringComparer.Ordinal).FirstOrDefault();
+            if (sharedDestination is not null)
+                return $"buyer {buyer.Id:D} and referrer {referrerId:D} share the payout destination {sharedDestination}";
+
+            if (Normalize(invoice.RefundAddress) is { } paidFrom)
+            {
+                if (referrerWallets.Contains(paidFrom))
+                    return $"the buyer's wallet {paidFrom} (refund address of invoice {invoice.Id:D}) is a payout destination of referrer {referrerId:D}";
+                var referrerPaidFrom = await db.Invoices.AsNoTracking()
+                    .AnyAsync(i => i.UserId == referrerId && i.RefundAddress != null && i.RefundAddress.ToLower() == paidFrom, ct);
+                if (referrerPaidFrom)
+                    return $"buyer {buyer.Id:D} and referrer {referrerId:D} pay from the same wallet {paidFrom} (refund address)";
+            }
+            return null;
+        }
+
+        /// <summary>A user's saved payout destination and every destination they were paid to, normalized.</summary>
+        private HashSet<string> Wallets(User user)
+        {
+            var set = new HashSet<string>(StringComparer.Ordinal);
+            if (Normalize(user.PayoutDestination) is { } saved) set.Add(saved);
+            if (_paidTo.TryGetValue(user.Id, out var paid)) set.UnionWith(paid);
+            return set;
+        }
     }
 
     // Lightning Addresses, bech32 addresses and BOLT11 are case-insensitive; legacy base58 addresses are not, but two

@@ -12,4 +12,10 @@ public interface IOutboxConsumer
     bool Handles(string type);
 
     Task ConsumeAsync(OutboxMessage message, SatsubDbContext db, CancellationToken ct);
+
+    /// <summary>Several messages it handles, in order, in one transaction. Override to read what they share once.</summary>
+    async Task ConsumeAllAsync(IReadOnlyList<OutboxMessage> messages, SatsubDbContext db, CancellationToken ct)
+    {
+        foreach (var message in messages) await ConsumeAsync(message, db, ct);
+    }
 }

@@ -16,17 +16,66 @@ public sealed class OutboxDispatcher(SatsubDbContext db, IEnumerable<IOutboxCons
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(10);
     private readonly IOutboxConsumer[] consumers = consumers.ToArray();
 
-    /// <summary>Dispatches due messages (at most a batch); returns how many were completed.</summary>
+    /// <summary>
+    /// Dispatches due messages (at most a batch); returns how many were completed. Messages are claimed and completed
+    /// <see cref="ChunkSize"/> at a time, in one transaction (one commit per chunk rather than per message: a settlement
+    /// queues three). When anything in a chunk fails, the chunk is rolled back and its messages go one at a time, so one
+    /// bad message gets its own back-off and holds up none of the others.
+    /// </summary>
     public async Task<int> DispatchDueAsync(CancellationToken ct)
     {
         var done = 0;
-        for (var i = 0; i < BatchSize; i++)
+        while (done < BatchSize)
         {
-            var outcome = await DispatchOneAsync(ct);
-            if (outcome is null) break;
-            if (outcome.Value) done++;
+            var (claimed, completed) = await DispatchChunkAsync(ct);
+            if (completed is null)
+            {
+                for (var i = 0; i < claimed; i++)
+                {
+                    var outcome = await DispatchOneAsync(ct);
+                    if (outcome is null) break;
+                    if (outcome.Value) done++;
+                }
+            }
+            else done += completed.Value;
+            if (claimed < ChunkSize) break;
         }
         return done;
+    }
+
+    private const int ChunkSize = 50;
+
+    /// <summary>How many messages were claimed, and how many completed (null: the chunk failed and was rolled back).</summary>
+    private async Task<(int Claimed, int? Completed)> DispatchChunkAsync(CancellationToken ct)
+    {
+        db.ChangeTracker.Clear();
+        var now = clock.GetUtcNow();
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var messages = await ClaimAsync(now, ChunkSize, ct);
+        if (messages.Count == 0) return (0, 0);
+        try
+        {
+            foreach (var consumer in consumers)
+            {
+                var handled = messages.Where(m => consumer.Handles(m.Type)).ToList();
+                if (handled.Count > 0) await consumer.ConsumeAllAsync(handled, db, ct);
+            }
+            foreach (var message in messages)
+            {
+                message.CompletedAt = now;
+                message.LastError = null;
+            }
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+            logger.LogDebug("{Count} outbox messages dispatched", messages.Count);
+            return (messages.Count, messages.Count);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            await tx.RollbackAsync(CancellationToken.None);
+            logger.LogDebug("A chunk of {Count} outbox messages failed ({Error}); dispatching them one at a time", messages.Count, ex.GetType().Name);
+            return (messages.Count, null);
+        }
     }
 
     /// <summary>Null when nothing is due; otherwise whether the claimed message was completed.</summary>
@@ -37,7 +86,7 @@ public sealed class OutboxDispatcher(SatsubDbContext db, IEnumerable<IOutboxCons
         OutboxMessage? message;
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
-            message = await ClaimAsync(now, ct);
+            message = (await ClaimAsync(now, 1, ct)).FirstOrDefault();
             if (message is null) return null;
             try
             {
@@ -70,17 +119,17 @@ public sealed class OutboxDispatcher(SatsubDbContext db, IEnumerable<IOutboxCons
         }
     }
 
-    private async Task<OutboxMessage?> ClaimAsync(DateTimeOffset now, CancellationToken ct)
+    private async Task<List<OutboxMessage>> ClaimAsync(DateTimeOffset now, int limit, CancellationToken ct)
     {
         if (db.IsPostgres)
         {
-            return (await db.OutboxMessages.FromSqlRaw(
+            return await db.OutboxMessages.FromSqlRaw(
                     "SELECT * FROM outbox_messages WHERE completed_at IS NULL AND available_at <= {0} " +
-                    "ORDER BY available_at, id LIMIT 1 FOR UPDATE SKIP LOCKED", db.Time(now))
-                .AsTracking().ToListAsync(ct)).FirstOrDefault();
+                    "ORDER BY available_at, id LIMIT {1} FOR UPDATE SKIP LOCKED", db.Time(now), limit)
+                .AsTracking().ToListAsync(ct);
         }
         return await db.OutboxMessages.Where(m => m.CompletedAt == null && m.AvailableAt <= now)
-            .OrderBy(m => m.AvailableAt).ThenBy(m => m.Id).FirstOrDefaultAsync(ct);
+            .OrderBy(m => m.AvailableAt).ThenBy(m => m.Id).Take(limit).ToListAsync(ct);
     }
 }
 

@@ -35,12 +35,20 @@ public sealed class UnknownInvoiceException(Guid invoiceId) : Exception($"Invoic
 
 public sealed class SettlementRefusedException(string message) : Exception(message);
 
+/// <summary>One invoice to settle, and the provider's word for it.</summary>
+public sealed record SettlementRequest(Guid InvoiceId, PaymentEvidence Evidence);
+
+/// <summary>What became of one request of a batch: its result, or why it was refused (nothing of it was written).</summary>
+public sealed record SettlementOutcome(SettlementRequest Request, SettlementResult? Result, Exception? Error);
+
 /// <summary>
-/// Settles a paid invoice: in one transaction it marks the invoice settled, activates or extends the
-/// subscription, posts the split to the ledger and queues the notifications. Exactly once: the invoice row
-/// is claimed with a conditional update, so a second settlement (sequential or concurrent, from any
-/// connection) finds it settled and returns the first result; the posting's unique idempotency key and
-/// the outbox's unique dedupe keys make a double booking impossible even if that guard were bypassed.
+/// Settles paid invoices: in one transaction it marks each invoice settled, activates or extends its subscription,
+/// posts the split to the ledger and queues the notifications. Exactly once: an invoice row is claimed with a
+/// conditional update, so a second settlement (sequential or concurrent, from any connection) finds it settled and
+/// returns the first result; the posting's unique idempotency key and the outbox's unique dedupe keys make a double
+/// booking impossible even if that guard were bypassed. Several invoices can settle in one transaction
+/// (<see cref="SettleBatchAsync"/>): one commit and a handful of round trips for the whole batch instead of a dozen
+/// per invoice — what lets the payment inbox keep up with a webhook storm (docs/benchmarks.md).
 /// </summary>
 public sealed class SettlementService(
     SatsubDbContext db,
@@ -57,132 +65,231 @@ public sealed class SettlementService(
     public async Task<SettlementResult> SettleAsync(Guid invoiceId, PaymentEvidence evidence, CancellationToken ct = default,
         Func<SatsubDbContext, CancellationToken, Task>? inSameTransaction = null)
     {
+        var outcome = (await SettleBatchAsync([new SettlementRequest(invoiceId, evidence)], ct,
+            inSameTransaction is null ? null : (d, _, token) => inSameTransaction(d, token)))[0];
+        if (outcome.Error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(outcome.Error);
+        return outcome.Result!;
+    }
+
+    /// <summary>
+    /// Settles several invoices in one transaction; the outcomes are in the order of the requests. A request for an
+    /// unknown invoice, or for an invoice of another provider, gets an error outcome and changes nothing; the others
+    /// still settle. A request for an invoice already settled (before, or earlier in the same batch) is a replay.
+    /// </summary>
+    /// <param name="inSameTransaction">Runs inside the transaction with the outcomes, unless every request failed.</param>
+    public async Task<IReadOnlyList<SettlementOutcome>> SettleBatchAsync(IReadOnlyList<SettlementRequest> requests, CancellationToken ct = default,
+        Func<SatsubDbContext, IReadOnlyList<SettlementOutcome>, CancellationToken, Task>? inSameTransaction = null)
+    {
+        if (requests.Count == 0) return [];
         for (var attempt = 1; ; attempt++)
         {
             db.ChangeTracker.Clear();
             try
             {
-                return await SettleOnceAsync(invoiceId, evidence, inSameTransaction, ct);
+                return await SettleBatchOnceAsync(requests, inSameTransaction, ct);
             }
             catch (Exception ex) when (attempt < MaxAttempts && DbErrors.IsRetryableConflict(ex))
             {
                 // Another transaction settled or extended the same rows first: the next attempt sees its result.
-                logger.LogDebug("Settlement of invoice {InvoiceId} conflicted (attempt {Attempt}); retrying", invoiceId, attempt);
+                logger.LogDebug("Settlement of {Count} invoice(s) conflicted (attempt {Attempt}); retrying", requests.Count, attempt);
                 await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 20 * attempt)), ct);
             }
         }
     }
 
-    private async Task<SettlementResult> SettleOnceAsync(Guid invoiceId, PaymentEvidence evidence,
-        Func<SatsubDbContext, CancellationToken, Task>? inSameTransaction, CancellationToken ct)
+    private sealed record Sale(Invoice Invoice, Subscription Subscription, User Buyer, CommissionRate? Rate, SaleSplit Split, LedgerPosting Posting,
+        DateTimeOffset From, DateTimeOffset To, string? ReviewReason);
+
+    private async Task<IReadOnlyList<SettlementOutcome>> SettleBatchOnceAsync(IReadOnlyList<SettlementRequest> requests,
+        Func<SatsubDbContext, IReadOnlyList<SettlementOutcome>, CancellationToken, Task>? inSameTransaction, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
         await using var tx = await db.Database.BeginTransactionAsync(ct);
 
-        await RecordEventAsync(invoiceId, evidence, now, ct);
-
-        // The claim: only one transaction can move the invoice to settled; the others wait on the row lock
-        // (PostgreSQL) or the write lock (SQLite) and then update nothing.
-        var claimed = await db.UpdateVersionedAsync(
-            db.Invoices.Where(i => i.Id == invoiceId && i.Status != InvoiceStatus.Settled && i.Provider == evidence.Provider),
-            s => s.SetProperty(i => i.Status, InvoiceStatus.Settled).SetProperty(i => i.SettledAt, now), ct);
-
-        var invoice = await db.Invoices.SingleOrDefaultAsync(i => i.Id == invoiceId, ct)
-            ?? throw new UnknownInvoiceException(invoiceId);
-
-        if (claimed == 0)
+        // The claim: only one transaction can move an invoice to settled; the others wait on the row lock (PostgreSQL)
+        // or the write lock (SQLite) and then update nothing. One statement per provider (a batch has one, usually).
+        foreach (var byProvider in requests.GroupBy(r => r.Evidence.Provider, StringComparer.Ordinal))
         {
-            if (!string.Equals(invoice.Provider, evidence.Provider, StringComparison.Ordinal))
-                throw new SettlementRefusedException($"Invoice {invoiceId} belongs to provider '{invoice.Provider}', not '{evidence.Provider}'.");
-            // Keep the record of this (duplicate) event; it changes nothing else.
-            if (inSameTransaction is not null) await inSameTransaction(db, ct);
-            await tx.CommitAsync(ct);
-            return await ExistingResultAsync(invoice, ct);
+            var ids = byProvider.Select(r => r.InvoiceId).Distinct().ToList();
+            var provider = byProvider.Key;
+            await db.UpdateVersionedAsync(
+                db.Invoices.Where(i => ids.Contains(i.Id) && i.Status != InvoiceStatus.Settled && i.Provider == provider),
+                s => s.SetProperty(i => i.Status, InvoiceStatus.Settled).SetProperty(i => i.SettledAt, now), ct);
         }
+        var invoiceIds = requests.Select(r => r.InvoiceId).Distinct().ToList();
+        var invoices = await db.Invoices.Where(i => invoiceIds.Contains(i.Id)).ToDictionaryAsync(i => i.Id, ct);
+        // Claimed here: settled, and its posting not written yet (a settled invoice always has its posting once committed).
+        var claimed = invoices.Values.Where(i => i.Status == InvoiceStatus.Settled && i.SettlementPostingId is null).Select(i => i.Id).ToHashSet();
 
-        // Several invoices of one subscription (renewals, duplicate purchases) may settle at once: on PostgreSQL
-        // take the row lock first so they queue here instead of failing their optimistic check over and over.
-        // SQLite already holds the database's write lock since the claim.
-        if (db.IsPostgres)
-            await db.Database.ExecuteSqlInterpolatedAsync($"SELECT 1 FROM subscriptions WHERE id = {invoice.SubscriptionId} FOR UPDATE", ct);
-        var subscription = await db.Subscriptions.SingleAsync(s => s.Id == invoice.SubscriptionId, ct);
-        var (from, to) = subscription.Extend(TimeSpan.FromDays(invoice.DurationDays), now);
-        var renewal = subscription.StartsAt < from;
-
-        var buyer = await db.Users.AsNoTracking().SingleAsync(u => u.Id == invoice.UserId, ct);
-        CommissionRate? rate = buyer.ReferrerId is { } referrerId ? await rates.ForAsync(db, referrerId, ct) : null;
-        var split = Split.Of(invoice.Amount, rate?.Bps);
-
-        var holdDays = affiliateOptions.Value.HoldDays;
-        // Fraud guard: a commission between people who look like one person waits for the admin, in `pending`.
-        var reviewReason = buyer.ReferrerId is { } suspect && affiliateOptions.Value.HoldSharedIdentity
-            ? await FraudGuards.SharedIdentityAsync(db, buyer, suspect, invoice, ct)
-            : null;
-        var entries = new List<(string, Sats)> { (Accounts.CustomerPayments, -split.Sale) };
-        if (split.Owner > Sats.Zero) entries.Add((Accounts.OwnerRevenue, split.Owner));
-        if (split.Affiliate > Sats.Zero)
+        var errors = new Exception?[requests.Count];
+        for (var r = 0; r < requests.Count; r++)
         {
-            var bucket = holdDays == 0 && reviewReason is null ? Accounts.AffiliateAvailable(buyer.ReferrerId!.Value) : Accounts.AffiliatePending(buyer.ReferrerId!.Value);
-            entries.Add((bucket, split.Affiliate));
+            var request = requests[r];
+            if (!invoices.TryGetValue(request.InvoiceId, out var invoice)) errors[r] = new UnknownInvoiceException(request.InvoiceId);
+            else if (!string.Equals(invoice.Provider, request.Evidence.Provider, StringComparison.Ordinal))
+                errors[r] = new SettlementRefusedException($"Invoice {request.InvoiceId} belongs to provider '{invoice.Provider}', not '{request.Evidence.Provider}'.");
         }
-        var posting = LedgerBook.Post(db, $"settle:{invoice.Provider}:{invoice.ProviderInvoiceId}", "sale", now, entries,
-            invoice.Id, rate?.Bps, rate?.TierName);
+        if (errors.All(e => e is not null)) return [.. requests.Select((r, i) => new SettlementOutcome(r, null, errors[i]))];
 
-        invoice.PeriodStart = from;
-        invoice.PeriodEnd = to;
-        invoice.SettlementPostingId = posting.Id;
+        await RecordEventsAsync([.. requests.Where((_, i) => errors[i] is null)], now, ct);
 
-        if (buyer.ReferrerId is { } affiliateId)
+        var sales = await SettleClaimedAsync(invoices, [.. invoiceIds.Where(claimed.Contains)], now, ct);
+        var replayed = await ExistingResultsAsync([.. invoices.Values.Where(i => !claimed.Contains(i.Id) && i.Status == InvoiceStatus.Settled)], ct);
+
+        var outcomes = new SettlementOutcome[requests.Count];
+        var answered = new HashSet<Guid>();
+        for (var r = 0; r < requests.Count; r++)
         {
-            db.Commissions.Add(new Commission
+            var request = requests[r];
+            if (errors[r] is { } error) { outcomes[r] = new SettlementOutcome(request, null, error); continue; }
+            SettlementResult result;
+            if (sales.TryGetValue(request.InvoiceId, out var sale))
             {
-                Id = Guid.CreateVersion7(now),
-                AffiliateId = affiliateId,
-                BuyerId = buyer.Id,
-                InvoiceId = invoice.Id,
-                PlanCode = invoice.PlanCode,
-                SaleSats = split.Sale.Value,
-                RateBps = split.RateBps,
-                TierName = rate?.TierName,
-                AmountSats = split.Affiliate.Value,
-                State = reviewReason is not null ? CommissionState.HeldForReview : holdDays == 0 ? CommissionState.Available : CommissionState.Pending,
-                CreatedAt = now,
-                AvailableAt = now.AddDays(holdDays),
-                PostingId = posting.Id,
-                ReviewReason = reviewReason,
-            });
+                result = Result(sale, replayed: false);
+                // The same invoice twice in one batch (a redelivery): the second is a replay of the first.
+                if (!answered.Add(request.InvoiceId)) result = result with { Replayed = true };
+            }
+            else if (replayed.TryGetValue(request.InvoiceId, out var existing)) result = existing;
+            else
+            {
+                // Another provider's request in this batch cannot settle it, and this one's status is not settled:
+                // only possible if the claim for this provider updated nothing, which the provider check above rules out.
+                outcomes[r] = new SettlementOutcome(request, null, new InvalidOperationException($"Invoice {request.InvoiceId} was neither settled nor claimed."));
+                continue;
+            }
+            outcomes[r] = new SettlementOutcome(request, result, null);
         }
 
-        QueueEffects(invoice, subscription, split, buyer.ReferrerId, renewal, now);
-        await db.SaveChangesAsync(ct);
-        if (reviewReason is not null)
-        {
-            await Operations.AdminFlags.RaiseAsync(db, FraudGuards.CommissionHeldFlag, $"commission-held:{invoice.Id:D}", $"affiliate {buyer.ReferrerId:D}",
-                $"The commission of {split.Affiliate.Value} sats on invoice {invoice.Id:D} is held for review: {reviewReason}. " +
-                "Release or reverse it with POST /api/v1/admin/commissions/{id}/release|reverse.", now, ct);
-        }
-        if (buyer.ReferrerId is { } referrer && rate is { } rateBefore)
-            await TierUps.QueueIfRaisedAsync(db, rates, referrer, rateBefore, invoice.Id, now, ct);
-        if (inSameTransaction is not null) await inSameTransaction(db, ct);
+        if (inSameTransaction is not null) await inSameTransaction(db, outcomes, ct);
         await tx.CommitAsync(ct);
-        metrics.SaleSettled(invoice.PlanCode, invoice.Provider, split.Sale.Value);
-        if (split.Affiliate.Value > 0) metrics.CommissionEarned(split.Affiliate.Value);
-
-        logger.LogInformation("Settled invoice {InvoiceId}: {Sale} sats, owner {Owner}, affiliate {Affiliate}",
-            invoice.Id, split.Sale.Value, split.Owner.Value, split.Affiliate.Value);
-        return new SettlementResult(invoice.Id, subscription.Id, posting.Id, now, from, to,
-            split.Sale, split.Owner, split.Affiliate, buyer.ReferrerId, Replayed: false);
+        foreach (var sale in sales.Values)
+        {
+            metrics.SaleSettled(sale.Invoice.PlanCode, sale.Invoice.Provider, sale.Split.Sale.Value);
+            if (sale.Split.Affiliate.Value > 0) metrics.CommissionEarned(sale.Split.Affiliate.Value);
+            logger.LogInformation("Settled invoice {InvoiceId}: {Sale} sats, owner {Owner}, affiliate {Affiliate}",
+                sale.Invoice.Id, sale.Split.Sale.Value, sale.Split.Owner.Value, sale.Split.Affiliate.Value);
+        }
+        return outcomes;
     }
 
-    private async Task RecordEventAsync(Guid invoiceId, PaymentEvidence evidence, DateTimeOffset now, CancellationToken ct)
+    private static SettlementResult Result(Sale sale, bool replayed) =>
+        new(sale.Invoice.Id, sale.Subscription.Id, sale.Posting.Id, sale.Invoice.SettledAt!.Value, sale.From, sale.To,
+            sale.Split.Sale, sale.Split.Owner, sale.Split.Affiliate, sale.Buyer.ReferrerId, replayed);
+
+    /// <summary>The claimed invoices' effects, in order: subscription, split, posting, commission, outbox.</summary>
+    private async Task<Dictionary<Guid, Sale>> SettleClaimedAsync(Dictionary<Guid, Invoice> invoices, List<Guid> claimedIds, DateTimeOffset now, CancellationToken ct)
     {
-        // INSERT … ON CONFLICT DO NOTHING (both SQLite and PostgreSQL): a duplicate delivery neither fails
-        // the transaction nor adds a row.
+        var sales = new Dictionary<Guid, Sale>();
+        if (claimedIds.Count == 0) return sales;
+        var claimedInvoices = claimedIds.Select(id => invoices[id]).ToList();
+        var subscriptionIds = claimedInvoices.Select(i => i.SubscriptionId).Distinct().OrderBy(id => id).ToArray();
+        // Several invoices of one subscription (renewals, duplicate purchases) may settle at once: on PostgreSQL take the
+        // row locks first (in id order, so two batches never wait on each other in a cycle) so they queue here instead
+        // of failing their optimistic check over and over. SQLite already holds the database's write lock since the claim.
+        if (db.IsPostgres)
+            await db.Database.ExecuteSqlInterpolatedAsync($"SELECT 1 FROM subscriptions WHERE id = ANY({subscriptionIds}) ORDER BY id FOR UPDATE", ct);
+        var subscriptions = await db.Subscriptions.Where(s => subscriptionIds.Contains(s.Id)).ToDictionaryAsync(s => s.Id, ct);
+        var buyerIds = claimedInvoices.Select(i => i.UserId).Distinct().ToList();
+        var buyers = await db.Users.AsNoTracking().Where(u => buyerIds.Contains(u.Id)).ToDictionaryAsync(u => u.Id, ct);
+
+        var options = affiliateOptions.Value;
+        var holdDays = options.HoldDays;
+        var referred = claimedInvoices.Select(i => buyers[i.UserId]).Where(b => b.ReferrerId is not null).Select(b => (b, b.ReferrerId!.Value)).ToList();
+        // Fraud guard: a commission between people who look like one person waits for the admin, in `pending`.
+        var identities = options.HoldSharedIdentity && referred.Count > 0 ? await FraudGuards.SharedIdentityCheck.LoadAsync(db, referred, ct) : null;
+        var rateBefore = new Dictionary<Guid, CommissionRate>();
+        var lastSale = new Dictionary<Guid, Guid>();
+
+        foreach (var invoice in claimedInvoices)
+        {
+            var subscription = subscriptions.GetValueOrDefault(invoice.SubscriptionId)
+                ?? throw new InvalidOperationException($"Subscription {invoice.SubscriptionId} of invoice {invoice.Id} does not exist.");
+            var (from, to) = subscription.Extend(TimeSpan.FromDays(invoice.DurationDays), now);
+            var buyer = buyers.GetValueOrDefault(invoice.UserId) ?? throw new InvalidOperationException($"Buyer {invoice.UserId} of invoice {invoice.Id} does not exist.");
+
+            CommissionRate? rate = null;
+            if (buyer.ReferrerId is { } referrerId)
+            {
+                // A tier may be reached by this batch's earlier sale of the same affiliate: write those first so the rate sees them.
+                if (rates.HasTiers && lastSale.ContainsKey(referrerId)) await db.SaveChangesAsync(ct);
+                var current = await rates.ForAsync(db, referrerId, ct);
+                rateBefore.TryAdd(referrerId, current);
+                rate = current;
+                lastSale[referrerId] = invoice.Id;
+            }
+            var split = Split.Of(invoice.Amount, rate?.Bps);
+            var reviewReason = identities is not null && buyer.ReferrerId is { } suspect ? await identities.ReasonAsync(db, buyer, suspect, invoice, ct) : null;
+
+            var entries = new List<(string, Sats)> { (Accounts.CustomerPayments, -split.Sale) };
+            if (split.Owner > Sats.Zero) entries.Add((Accounts.OwnerRevenue, split.Owner));
+            if (split.Affiliate > Sats.Zero)
+            {
+                var bucket = holdDays == 0 && reviewReason is null ? Accounts.AffiliateAvailable(buyer.ReferrerId!.Value) : Accounts.AffiliatePending(buyer.ReferrerId!.Value);
+                entries.Add((bucket, split.Affiliate));
+            }
+            var posting = LedgerBook.Post(db, $"settle:{invoice.Provider}:{invoice.ProviderInvoiceId}", "sale", now, entries,
+                invoice.Id, rate?.Bps, rate?.TierName);
+
+            invoice.PeriodStart = from;
+            invoice.PeriodEnd = to;
+            invoice.SettlementPostingId = posting.Id;
+
+            if (buyer.ReferrerId is { } affiliateId)
+            {
+                db.Commissions.Add(new Commission
+                {
+                    Id = Guid.CreateVersion7(now),
+                    AffiliateId = affiliateId,
+                    BuyerId = buyer.Id,
+                    InvoiceId = invoice.Id,
+                    PlanCode = invoice.PlanCode,
+                    SaleSats = split.Sale.Value,
+                    RateBps = split.RateBps,
+                    TierName = rate?.TierName,
+                    AmountSats = split.Affiliate.Value,
+                    State = reviewReason is not null ? CommissionState.HeldForReview : holdDays == 0 ? CommissionState.Available : CommissionState.Pending,
+                    CreatedAt = now,
+                    AvailableAt = now.AddDays(holdDays),
+                    PostingId = posting.Id,
+                    ReviewReason = reviewReason,
+                });
+            }
+
+            QueueEffects(invoice, subscription, split, buyer.ReferrerId, renewal: subscription.StartsAt < from, now);
+            sales[invoice.Id] = new Sale(invoice, subscription, buyer, rate, split, posting, from, to, reviewReason);
+        }
+        await db.SaveChangesAsync(ct);
+
+        foreach (var sale in sales.Values.Where(s => s.ReviewReason is not null))
+        {
+            await Operations.AdminFlags.RaiseAsync(db, FraudGuards.CommissionHeldFlag, $"commission-held:{sale.Invoice.Id:D}", $"affiliate {sale.Buyer.ReferrerId:D}",
+                $"The commission of {sale.Split.Affiliate.Value} sats on invoice {sale.Invoice.Id:D} is held for review: {sale.ReviewReason}. " +
+                "Release or reverse it with POST /api/v1/admin/commissions/{id}/release|reverse.", now, ct);
+        }
+        // One tier-up check per affiliate, after all of the batch's sales: from the rate before its first sale here.
+        foreach (var (affiliateId, before) in rateBefore)
+            await TierUps.QueueIfRaisedAsync(db, rates, affiliateId, before, lastSale[affiliateId], now, ct);
+        return sales;
+    }
+
+    /// <summary>Records each request's event (INSERT … ON CONFLICT DO NOTHING, one statement): a duplicate delivery neither fails the transaction nor adds a row.</summary>
+    private async Task RecordEventsAsync(IReadOnlyList<SettlementRequest> requests, DateTimeOffset now, CancellationToken ct)
+    {
         var at = db.Time(now);
-        await db.Database.ExecuteSqlRawAsync(
-            "INSERT INTO payment_events (provider, event_id, invoice_id, kind, received_at, processed_at, outcome, attempts) " +
-            "VALUES ({0}, {1}, {2}, {3}, {4}, {4}, 'settle', 1) ON CONFLICT (provider, event_id) DO NOTHING",
-            [evidence.Provider, evidence.EventId, invoiceId, evidence.Kind, at], ct);
+        var sql = new System.Text.StringBuilder("INSERT INTO payment_events (provider, event_id, invoice_id, kind, received_at, processed_at, outcome, attempts) VALUES ");
+        var parameters = new List<object> { at };
+        foreach (var (request, i) in requests.Select((r, i) => (r, i)))
+        {
+            if (i > 0) sql.Append(", ");
+            var p = parameters.Count;
+            sql.Append(System.Globalization.CultureInfo.InvariantCulture, $"({{{p}}}, {{{p + 1}}}, {{{p + 2}}}, {{{p + 3}}}, {{0}}, {{0}}, 'settle', 1)");
+            parameters.Add(request.Evidence.Provider);
+            parameters.Add(request.Evidence.EventId);
+            parameters.Add(request.InvoiceId);
+            parameters.Add(request.Evidence.Kind);
+        }
+        sql.Append(" ON CONFLICT (provider, event_id) DO NOTHING");
+        await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, ct);
     }
 
     private void QueueEffects(Invoice invoice, Subscription subscription, SaleSplit split, Guid? affiliateId, bool renewal, DateTimeOffset now)
@@ -222,15 +329,23 @@ public sealed class SettlementService(
         }
     }
 
-    private async Task<SettlementResult> ExistingResultAsync(Invoice invoice, CancellationToken ct)
+    private async Task<Dictionary<Guid, SettlementResult>> ExistingResultsAsync(List<Invoice> settled, CancellationToken ct)
     {
-        if (invoice.SettlementPostingId is not { } postingId || invoice.SettledAt is not { } settledAt)
-            throw new InvalidOperationException($"Invoice {invoice.Id} is settled but has no settlement posting.");
-        var commission = await db.Commissions.AsNoTracking().SingleOrDefaultAsync(c => c.InvoiceId == invoice.Id, ct);
-        var sale = invoice.Amount;
-        var affiliateShare = new Sats(commission?.AmountSats ?? 0);
-        return new SettlementResult(invoice.Id, invoice.SubscriptionId, postingId, settledAt,
-            invoice.PeriodStart!.Value, invoice.PeriodEnd!.Value, sale, sale - affiliateShare, affiliateShare,
-            commission?.AffiliateId, Replayed: true);
+        var results = new Dictionary<Guid, SettlementResult>();
+        if (settled.Count == 0) return results;
+        var ids = settled.Select(i => i.Id).ToList();
+        var commissions = await db.Commissions.AsNoTracking().Where(c => ids.Contains(c.InvoiceId)).ToDictionaryAsync(c => c.InvoiceId, ct);
+        foreach (var invoice in settled)
+        {
+            if (invoice.SettlementPostingId is not { } postingId || invoice.SettledAt is not { } settledAt)
+                throw new InvalidOperationException($"Invoice {invoice.Id} is settled but has no settlement posting.");
+            var commission = commissions.GetValueOrDefault(invoice.Id);
+            var sale = invoice.Amount;
+            var affiliateShare = new Sats(commission?.AmountSats ?? 0);
+            results[invoice.Id] = new SettlementResult(invoice.Id, invoice.SubscriptionId, postingId, settledAt,
+                invoice.PeriodStart!.Value, invoice.PeriodEnd!.Value, sale, sale - affiliateShare, affiliateShare,
+                commission?.AffiliateId, Replayed: true);
+        }
+        return results;
     }
 }

@@ -23,17 +23,39 @@ public sealed class TelegramEventConsumer(TimeProvider clock, IOptions<PlansOpti
 
     public bool Handles(string type) => Types.Contains(type);
 
-    public async Task ConsumeAsync(OutboxMessage message, SatsubDbContext db, CancellationToken ct)
+    private sealed record Recipient(long ChatId, bool MuteEarnings, bool MuteReminders, string? Language);
+
+    public Task ConsumeAsync(OutboxMessage message, SatsubDbContext db, CancellationToken ct) => ConsumeAllAsync([message], db, ct);
+
+    /// <summary>The recipients of the whole chunk are read in one query; most buyers of a busy shop are not bot users.</summary>
+    public async Task ConsumeAllAsync(IReadOnlyList<OutboxMessage> messages, SatsubDbContext db, CancellationToken ct)
+    {
+        var users = messages.Select(m => (Message: m, UserId: UserOf(m))).ToList();
+        var ids = users.Where(x => x.UserId is not null).Select(x => x.UserId!.Value).Distinct().ToList();
+        if (ids.Count == 0) return;
+        var recipients = await (from t in db.TelegramUsers.AsNoTracking()
+                                join u in db.Users.AsNoTracking() on t.UserId equals u.Id
+                                where ids.Contains(t.UserId) && u.ErasedAt == null
+                                select new { t.UserId, t.ChatId, t.MuteEarnings, t.MuteReminders, u.Language }).ToListAsync(ct);
+        var byUser = recipients.ToDictionary(r => r.UserId, r => new Recipient(r.ChatId, r.MuteEarnings, r.MuteReminders, r.Language));
+        foreach (var (message, userId) in users)
+        {
+            // Not a bot user: nothing to say in Telegram.
+            if (userId is { } id && byUser.TryGetValue(id, out var who)) await ConsumeAsync(message, who, db, ct);
+        }
+    }
+
+    private static Guid? UserOf(OutboxMessage message)
+    {
+        using var doc = JsonDocument.Parse(message.Payload);
+        var userKey = message.Type == "commission.earned" ? "affiliate_id" : "user_id";
+        return Guid.TryParse(Str(doc.RootElement, userKey), out var userId) ? userId : null;
+    }
+
+    private async Task ConsumeAsync(OutboxMessage message, Recipient who, SatsubDbContext db, CancellationToken ct)
     {
         using var doc = JsonDocument.Parse(message.Payload);
         var p = doc.RootElement;
-        var userKey = message.Type == "commission.earned" ? "affiliate_id" : "user_id";
-        if (!Guid.TryParse(Str(p, userKey), out var userId)) return;
-        var who = await (from t in db.TelegramUsers.AsNoTracking()
-                         join u in db.Users.AsNoTracking() on t.UserId equals u.Id
-                         where t.UserId == userId && u.ErasedAt == null
-                         select new { t.ChatId, t.MuteEarnings, t.MuteReminders, u.Language }).SingleOrDefaultAsync(ct);
-        if (who is null) return; // not a bot user: nothing to say in Telegram
         var lang = BotTexts.Normalize(who.Language);
         var now = clock.GetUtcNow();
         var key = "ev:" + message.DedupeKey;

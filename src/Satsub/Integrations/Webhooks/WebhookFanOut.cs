@@ -15,18 +15,25 @@ public sealed class WebhookFanOut(TimeProvider clock) : IOutboxConsumer
 
     public bool Handles(string type) => WebhookEvents.IsKnown(type);
 
-    public async Task ConsumeAsync(OutboxMessage message, SatsubDbContext db, CancellationToken ct)
+    public Task ConsumeAsync(OutboxMessage message, SatsubDbContext db, CancellationToken ct) => ConsumeAllAsync([message], db, ct);
+
+    /// <summary>The endpoints are read once for the whole chunk of messages.</summary>
+    public async Task ConsumeAllAsync(IReadOnlyList<OutboxMessage> messages, SatsubDbContext db, CancellationToken ct)
     {
         var endpoints = await db.WebhookEndpoints.AsNoTracking().Where(e => e.DisabledAt == null)
             .Select(e => new { e.Id, e.Events }).ToListAsync(ct);
+        if (endpoints.Count == 0) return;
         var now = clock.GetUtcNow();
-        foreach (var endpoint in endpoints)
+        foreach (var message in messages)
         {
-            if (!endpoint.Events.Split(',').Contains(message.Type, StringComparer.Ordinal)) continue;
-            await db.Database.ExecuteSqlRawAsync(
-                "INSERT INTO webhook_deliveries (id, endpoint_id, outbox_message_id, event_type, status, attempts, next_attempt_at, give_up_at, attempt_codes, created_at) " +
-                "VALUES ({0}, {1}, {2}, {3}, {4}, 0, {5}, {6}, '', {5}) ON CONFLICT (endpoint_id, outbox_message_id) DO NOTHING",
-                [Guid.CreateVersion7(now), endpoint.Id, message.Id, message.Type, EnumNames.ToSnake(WebhookDeliveryStatus.Pending), db.Time(now), db.Time(now + GiveUpAfter)], ct);
+            foreach (var endpoint in endpoints)
+            {
+                if (!endpoint.Events.Split(',').Contains(message.Type, StringComparer.Ordinal)) continue;
+                await db.Database.ExecuteSqlRawAsync(
+                    "INSERT INTO webhook_deliveries (id, endpoint_id, outbox_message_id, event_type, status, attempts, next_attempt_at, give_up_at, attempt_codes, created_at) " +
+                    "VALUES ({0}, {1}, {2}, {3}, {4}, 0, {5}, {6}, '', {5}) ON CONFLICT (endpoint_id, outbox_message_id) DO NOTHING",
+                    [Guid.CreateVersion7(now), endpoint.Id, message.Id, message.Type, EnumNames.ToSnake(WebhookDeliveryStatus.Pending), db.Time(now), db.Time(now + GiveUpAfter)], ct);
+            }
         }
     }
 }
