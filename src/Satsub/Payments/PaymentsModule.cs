@@ -38,6 +38,7 @@ public static class PaymentsModule
         builder.Services.AddSingleton<Rates.FiatRates>(); // one instance: it holds the rate cache
         builder.Services.AddScoped<InvoiceStateApplier>();
         builder.Services.AddScoped<Inbox.PaymentInbox>();
+        builder.Services.AddSingleton<Inbox.WebhookRecorder>();
         builder.Services.AddScoped<Reconciliation.Reconciler>();
         builder.Services.AddSingleton<Inbox.PaymentInboxWorker>();
         builder.Services.AddSingleton<Reconciliation.ReconciliationWorker>();

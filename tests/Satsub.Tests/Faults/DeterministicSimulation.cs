@@ -265,7 +265,7 @@ internal sealed class Simulator : IAsyncDisposable
                     var id = invoices[rng.Next(invoices.Count)];
                     var eventId = $"evt-{Pid(world, id)}-{rng.Next(3)}"; // few ids: duplicates are common
                     return ($"webhook {eventId} for invoice {invoices.IndexOf(id)}", async () =>
-                        await app.WithAsync<PaymentInbox, bool>(i => i.RecordAsync("sandbox", new WebhookNotification(eventId, Pid(world, id), "test"), default))
+                        await app.WithAsync<WebhookRecorder, bool>(r => r.RecordAsync("sandbox", new WebhookNotification(eventId, Pid(world, id), "test"), default))
                             ? "recorded" : "duplicate");
                 }
                 case < 11:

@@ -18,20 +18,6 @@ public sealed class PaymentInbox(SatsubDbContext db, PaymentProviders providers,
     internal const int MaxConcurrentReads = 16;
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(10);
 
-    /// <summary>Records a notification; a second delivery of the same event id changes nothing. True when new.</summary>
-    public async Task<bool> RecordAsync(string provider, WebhookNotification notification, CancellationToken ct)
-    {
-        var at = db.Time(clock.GetUtcNow());
-        // One statement (the invoice is looked up inside it): this runs once per webhook, in the provider's request.
-        // "WHERE true" keeps SQLite from reading ON CONFLICT as a join's ON.
-        var inserted = await db.Database.ExecuteSqlRawAsync(
-            "INSERT INTO payment_events (provider, event_id, invoice_id, provider_invoice_id, kind, received_at, attempts, next_attempt_at) " +
-            "SELECT {0}, {1}, (SELECT id FROM invoices WHERE provider = {0} AND provider_invoice_id = {2}), {2}, {3}, {4}, 0, {4} WHERE true " +
-            "ON CONFLICT (provider, event_id) DO NOTHING",
-            [provider, Truncate(notification.EventId, 200), db.Nullable("provider_invoice_id", notification.ProviderInvoiceId), Truncate(notification.Kind, 64), at], ct);
-        return inserted > 0;
-    }
-
     /// <summary>
     /// Processes due events; returns how many were handled. Safe to run from several workers (settlement is exactly once
     /// whatever runs beside it: its claim and unique keys). A batch is handled in three steps: its invoices are read
@@ -195,7 +181,6 @@ public sealed class PaymentInbox(SatsubDbContext db, PaymentProviders providers,
             .ExecuteUpdateAsync(s => s.SetProperty(x => x.ProcessedAt, now).SetProperty(x => x.Outcome, outcome).SetProperty(x => x.Attempts, e.Attempts + 1), ct);
     }
 
-    private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max];
 }
 
 /// <summary>Drains the payment inbox every second, or at once when a webhook arrives.</summary>

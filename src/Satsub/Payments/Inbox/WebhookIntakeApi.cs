@@ -24,7 +24,7 @@ public static class WebhookIntakeApi
     }
 
     internal static async Task<Results<Ok<WebhookAccepted>, ProblemHttpResult, NotFound<ProblemDetails>>> ReceiveAsync(
-        string provider, HttpRequest request, PaymentProviders providers, PaymentInbox inbox, [FromServices] PaymentInboxWorker worker,
+        string provider, HttpRequest request, PaymentProviders providers, WebhookRecorder recorder, [FromServices] PaymentInboxWorker worker,
         ILogger<PaymentInbox> logger, CancellationToken ct)
     {
         var name = provider.ToLowerInvariant();
@@ -43,7 +43,7 @@ public static class WebhookIntakeApi
                 extensions: new Dictionary<string, object?> { ["code"] = "webhook_unauthenticated" });
         }
 
-        var isNew = await inbox.RecordAsync(name, notification, ct);
+        var isNew = await recorder.RecordAsync(name, notification, ct);
         if (isNew) worker.Wake();
         return TypedResults.Ok(new WebhookAccepted(isNew ? "recorded" : "duplicate"));
     }

@@ -54,7 +54,7 @@ public abstract class PaymentInboxTests<TFixture>(TFixture fx, ScriptedProvider 
     }
 
     private Task<bool> RecordAsync(string eventId, string providerInvoiceId) =>
-        App.WithAsync<PaymentInbox, bool>(i => i.RecordAsync(ScriptedProvider.ProviderName, new WebhookNotification(eventId, providerInvoiceId, "test"), default));
+        App.WithAsync<WebhookRecorder, bool>(r => r.RecordAsync(ScriptedProvider.ProviderName, new WebhookNotification(eventId, providerInvoiceId, "test"), default));
 
     private Task<int> ProcessAsync() => App.WithAsync<PaymentInbox, int>(i => i.ProcessDueAsync(default));
 
@@ -84,6 +84,34 @@ public abstract class PaymentInboxTests<TFixture>(TFixture fx, ScriptedProvider 
             Assert.Equal("already_settled", (await App.DbAsync(db => db.PaymentEvents.SingleAsync(x => x.EventId == "second-" + invoice.Id))).Outcome);
         }
         Assert.Empty(await App.DbAsync(db => LedgerBook.UnbalancedPostingsAsync(db, default)));
+    }
+
+    [Fact]
+    public async Task ConcurrentDeliveries_AreWrittenTogether_AndEachEventIsNewExactlyOnce()
+    {
+        // 12 events delivered 4 times each by 48 concurrent requests: the recorder groups them into few statements, and
+        // whatever the grouping (two copies in one statement, or in two), exactly one delivery of each event is "new".
+        var (_, invoice) = await OpenAsync();
+        var deliveries = Enumerable.Range(0, 48).Select(i => $"burst-{invoice.Id:N}-{i % 12}").OrderBy(_ => Random.Shared.Next()).ToList();
+        var answers = await Task.WhenAll(deliveries.Select(id => Task.Run(() => RecordAsync(id, invoice.ProviderInvoiceId))));
+
+        var news = deliveries.Zip(answers).Where(x => x.Second).Select(x => x.First).ToList();
+        Assert.Equal(12, news.Count);
+        Assert.Equal(12, news.Distinct().Count());
+        var prefix = $"burst-{invoice.Id:N}-";
+        var rows = await App.DbAsync(db => db.PaymentEvents.AsNoTracking().Where(e => e.EventId.StartsWith(prefix)).ToListAsync());
+        Assert.Equal(12, rows.Count);
+        Assert.All(rows, e => Assert.Equal((invoice.Id, invoice.ProviderInvoiceId, (DateTimeOffset?)null), (e.InvoiceId!.Value, e.ProviderInvoiceId!, e.ProcessedAt)));
+    }
+
+    [Fact]
+    public async Task Delivery_ForAnInvoiceSatsubDoesNotKnow_IsRecordedWithoutAnInvoice()
+    {
+        var unknown = NewId();
+        Assert.True(await RecordAsync("stray-" + unknown, unknown));
+        var row = await App.DbAsync(db => db.PaymentEvents.AsNoTracking().SingleAsync(e => e.EventId == "stray-" + unknown));
+        Assert.Null(row.InvoiceId);
+        Assert.Equal(unknown, row.ProviderInvoiceId);
     }
 
     [Fact]
@@ -234,7 +262,7 @@ public abstract class PaymentInboxTests<TFixture>(TFixture fx, ScriptedProvider 
         context.Request.ContentLength = body.Length;
         if (signature is not null) context.Request.Headers["X-Test-Sig"] = signature;
         var result = await WebhookIntakeApi.ReceiveAsync(providerName, context.Request, sp.GetRequiredService<PaymentProviders>(),
-            sp.GetRequiredService<PaymentInbox>(), sp.GetRequiredService<PaymentInboxWorker>(), NullLogger<PaymentInbox>.Instance, default);
+            sp.GetRequiredService<WebhookRecorder>(), sp.GetRequiredService<PaymentInboxWorker>(), NullLogger<PaymentInbox>.Instance, default);
         return result.Result switch
         {
             Ok<WebhookAccepted> => 200,

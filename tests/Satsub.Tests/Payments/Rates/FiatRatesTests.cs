@@ -31,7 +31,8 @@ public sealed class FiatRatesTests : IAsyncLifetime
         {
             ["Payments:Rates:Url"] = new Uri(ticker.BaseUri, "price?ids=bitcoin&vs_currencies={currency}").ToString(),
             ["Payments:Rates:JsonPath"] = "bitcoin.{currency}",
-            ["Payments:Rates:TimeoutSeconds"] = "1",
+            // 5 s: a loaded CI machine once took more than 1 s for the first call; the time-out test delays 8 s.
+            ["Payments:Rates:TimeoutSeconds"] = "5",
             ["Payments:Rates:MaxAgeSeconds"] = "60",
             ["Plans:dollar:Name"] = "Dollar plan",
             ["Plans:dollar:Description"] = "Priced in USD",
@@ -89,7 +90,7 @@ public sealed class FiatRatesTests : IAsyncLifetime
         Assert.Equal("fiat_rate_unavailable", (await Assert.ThrowsAsync<DomainException>(() => app.BuyAsync(buyer.Id, "dollar"))).Code);
 
         answer = """{"bitcoin":{"usd":50000.00}}""";
-        delayMs = 3000;
+        delayMs = 8000;
         Assert.Equal("fiat_rate_unavailable", (await Assert.ThrowsAsync<DomainException>(() => app.BuyAsync(buyer.Id, "dollar"))).Code);
         delayMs = 0;
 
