@@ -153,6 +153,8 @@ public static class Commands
             // Checked before the host starts, so a mistake prints one line per setting, not a stack trace.
             SatsubApp.ValidateOptions(app.Services);
             await app.RunAsync(ct);
+            // Migrations run in the background while Kestrel starts; if they failed, fail as before.
+            app.Services.GetRequiredService<DatabaseReadiness>().ThrowIfFailed();
             return 0;
         });
     }
