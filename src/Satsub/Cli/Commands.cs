@@ -152,9 +152,10 @@ public static class Commands
         {
             // Checked before the host starts, so a mistake prints one line per setting, not a stack trace.
             SatsubApp.ValidateOptions(app.Services);
+            var readiness = app.Services.GetRequiredService<DatabaseReadiness>(); // RunAsync disposes the services
             await app.RunAsync(ct);
             // Migrations run in the background while Kestrel starts; if they failed, fail as before.
-            app.Services.GetRequiredService<DatabaseReadiness>().ThrowIfFailed();
+            readiness.ThrowIfFailed();
             return 0;
         });
     }

@@ -59,19 +59,42 @@ public static class StartupGate
         return builder;
     }
 
-    /// <summary>Answers 503 (<c>service_unavailable</c>, <c>Retry-After: 1</c>) to everything but the health endpoints until the database is ready.</summary>
+    /// <summary>
+    /// Until the database is ready: <c>/health</c> and <c>/health/ready</c> answer 503 without running the checks
+    /// (start-up is polled often, and each unhealthy check would log an error), <c>/health/live</c> answers as
+    /// usual, and everything else gets a 503 problem (<c>service_unavailable</c>, <c>Retry-After: 1</c>).
+    /// </summary>
     public static WebApplication UseStartupGate(this WebApplication app)
     {
         var readiness = app.Services.GetRequiredService<DatabaseReadiness>();
         if (readiness.IsReady) return app;
         app.Use(async (http, next) =>
         {
-            if (readiness.IsReady || http.Request.Path.StartsWithSegments("/health", StringComparison.Ordinal))
+            var path = http.Request.Path;
+            if (readiness.IsReady || path.StartsWithSegments("/health/live", StringComparison.OrdinalIgnoreCase))
             {
                 await next(http);
                 return;
             }
             http.Response.Headers.RetryAfter = "1";
+            if (path.Equals("/health", StringComparison.OrdinalIgnoreCase) || path.Equals("/health/ready", StringComparison.OrdinalIgnoreCase))
+            {
+                // The shapes the health endpoints answer with (HealthModule): plain text, and JSON for /health/ready.
+                var detail = readiness.Failed ? "The database could not be prepared." : "The database is being prepared.";
+                http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                http.Response.Headers.CacheControl = "no-store";
+                if (path.Equals("/health", StringComparison.OrdinalIgnoreCase))
+                {
+                    http.Response.ContentType = "text/plain";
+                    await http.Response.WriteAsync("Unhealthy");
+                }
+                else
+                {
+                    http.Response.ContentType = "application/json";
+                    await http.Response.WriteAsync("{\"status\":\"unhealthy\",\"checks\":{\"database\":{\"status\":\"unhealthy\",\"detail\":\"" + detail + "\"}}}");
+                }
+                return;
+            }
             await ApiProblems.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "service_unavailable",
                 readiness.Failed ? "The database could not be prepared; the server is stopping." : "The server is starting: the database is being prepared.");
         });

@@ -61,7 +61,12 @@ public sealed class StartupOrderTests : IDisposable
 
         // Listening, but not ready: the health check says so, the liveness probe does not, requests are turned away.
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync("health")).StatusCode);
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync("health/ready")).StatusCode);
+        using (var ready = await http.GetAsync("health/ready"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            using var body = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
+            Assert.Equal("unhealthy", body.RootElement.GetProperty("checks").GetProperty("database").GetProperty("status").GetString());
+        }
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("health/live")).StatusCode);
         using (var early = await http.GetAsync("api/v1/plans"))
         {
