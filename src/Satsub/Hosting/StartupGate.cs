@@ -127,7 +127,7 @@ internal sealed class DatabaseInitializer(
     IHostApplicationLifetime lifetime,
     IOptions<DatabaseOptions> database,
     IConfiguration configuration,
-    ILogger<DatabaseInitializer> logger) : IHostedService
+    ILogger<DatabaseInitializer> logger) : IHostedService, IDisposable
 {
     private readonly CancellationTokenSource stopping = new();
     private Task? work;
@@ -160,10 +160,12 @@ internal sealed class DatabaseInitializer(
             logger.LogInformation("The Telegram bot is off: set Telegram:BotToken (environment variable Telegram__BotToken) to turn it on.");
     }
 
+    // The host may stop more than once (StopApplication, then the end of RunAsync): nothing is disposed here.
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await stopping.CancelAsync();
         if (work is not null) await work.WaitAsync(cancellationToken);
-        stopping.Dispose();
     }
+
+    public void Dispose() => stopping.Dispose();
 }
