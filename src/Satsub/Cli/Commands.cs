@@ -152,7 +152,10 @@ public static class Commands
         {
             // Checked before the host starts, so a mistake prints one line per setting, not a stack trace.
             SatsubApp.ValidateOptions(app.Services);
+            var readiness = app.Services.GetRequiredService<DatabaseReadiness>(); // RunAsync disposes the services
             await app.RunAsync(ct);
+            // Migrations run in the background while Kestrel starts; if they failed, fail as before.
+            readiness.ThrowIfFailed();
             return 0;
         });
     }

@@ -36,15 +36,27 @@ public abstract class PeriodicJob(IServiceScopeFactory scopes, TimeProvider cloc
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         TimeSpan interval;
+        TimeSpan startDelay;
         JobCoordinator? coordinator;
         await using (var setup = scopes.CreateAsyncScope())
         {
-            var seconds = setup.ServiceProvider.GetService<IConfiguration>()?.GetValue<double?>($"Jobs:{Name}:IntervalSeconds");
+            var configuration = setup.ServiceProvider.GetService<IConfiguration>();
+            var seconds = configuration?.GetValue<double?>($"Jobs:{Name}:IntervalSeconds");
             interval = seconds is > 0 ? TimeSpan.FromSeconds(seconds.Value) : Interval;
+            var delay = configuration?.GetValue<double?>("Jobs:StartDelaySeconds");
+            startDelay = delay is >= 0 ? TimeSpan.FromSeconds(delay.Value) : StartupGate.DefaultJobStartDelay;
             coordinator = OncePerPeriod ? setup.ServiceProvider.GetService<JobCoordinator>() : null;
+            // Nothing runs before the server listens and the database is migrated: the first runs compile many
+            // queries, which would compete for the CPU with start-up (and meet no tables on a fresh database).
+            try { await StartupGate.WhenServerReadyAsync(setup.ServiceProvider, stoppingToken); }
+            catch (Exception)
+            {
+                return; // stopping, or the database could not be prepared (the host is stopping then too)
+            }
         }
+        var woken = await WaitAsync(startDelay, stoppingToken);
+        if (stoppingToken.IsCancellationRequested) return;
         var coordinated = coordinator?.Coordinates == true;
-        var woken = false;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -60,21 +72,27 @@ public abstract class PeriodicJob(IServiceScopeFactory scopes, TimeProvider cloc
             {
                 logger.LogError(ex, "{Job} failed; it runs again in {Interval}", Name, interval);
             }
-            try
-            {
-                // Coordinated jobs wake just after the next period boundary, so every instance tries the same period.
-                var now = clock.GetUtcNow();
-                var delay = coordinated ? JobCoordinator.PeriodStart(now, interval) + interval - now + TimeSpan.FromMilliseconds(20) : interval;
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                var sleep = Task.Delay(delay, clock, timeout.Token);
-                var wakeUp = wake.WaitAsync(timeout.Token);
-                woken = await Task.WhenAny(sleep, wakeUp) == wakeUp && wakeUp.IsCompletedSuccessfully;
-                await timeout.CancelAsync();
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
+            // Coordinated jobs wake just after the next period boundary, so every instance tries the same period.
+            var now = clock.GetUtcNow();
+            woken = await WaitAsync(coordinated ? JobCoordinator.PeriodStart(now, interval) + interval - now + TimeSpan.FromMilliseconds(20) : interval, stoppingToken);
+        }
+    }
+
+    /// <summary>Sleeps <paramref name="delay"/> or until <see cref="Wake"/>; true when woken.</summary>
+    private async Task<bool> WaitAsync(TimeSpan delay, CancellationToken stoppingToken)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            var sleep = Task.Delay(delay, clock, timeout.Token);
+            var wakeUp = wake.WaitAsync(timeout.Token);
+            var woken = await Task.WhenAny(sleep, wakeUp) == wakeUp && wakeUp.IsCompletedSuccessfully;
+            await timeout.CancelAsync();
+            return woken;
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

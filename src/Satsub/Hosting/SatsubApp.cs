@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Satsub.Affiliates;
@@ -47,7 +48,7 @@ public static class SatsubApp
         builder.AddSatsubServices();
         if (!forCommandLine)
         {
-            builder.Services.AddHostedService<DatabaseInitializer>();
+            builder.AddDatabaseInitializer();
             builder.Services.AddPaymentWorkers(builder.Configuration);
             builder.Services.AddHostedService<HoldReleaseWorker>();
             builder.Services.AddPayoutWorker();
@@ -63,6 +64,7 @@ public static class SatsubApp
     public static IHostApplicationBuilder AddSatsubServices(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton(DatabaseReadiness.AlreadyReady());
         builder.AddData();
         builder.AddPayments();
         builder.AddPayouts();
@@ -106,6 +108,7 @@ public static class SatsubApp
         app.UseRequestId();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseStartupGate();
         app.MapSatsubHealth();
         app.MapSatsubMetrics();
         app.MapExportsApi();
@@ -140,10 +143,13 @@ public static class SatsubApp
     }
 }
 
-internal sealed class DatabaseHealthCheck(SatsubDbContext db) : IHealthCheck
+internal sealed class DatabaseHealthCheck(SatsubDbContext db, DatabaseReadiness readiness) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        // Reachable is not enough while the server starts: the schema and the plans must be there.
+        if (!readiness.IsReady)
+            return HealthCheckResult.Unhealthy(readiness.Failed ? "The database could not be prepared." : "The database is being prepared.");
         try
         {
             return await db.Database.CanConnectAsync(cancellationToken)
@@ -155,17 +161,4 @@ internal sealed class DatabaseHealthCheck(SatsubDbContext db) : IHealthCheck
             return HealthCheckResult.Unhealthy("The database cannot be reached.");
         }
     }
-}
-
-/// <summary>When the server starts: migrations (unless <c>Database:MigrateOnStart</c> is false) and the configured plans.</summary>
-internal sealed class DatabaseInitializer(IServiceProvider services, IOptions<DatabaseOptions> database, IConfiguration configuration, ILogger<DatabaseInitializer> logger) : IHostedService
-{
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        await SatsubApp.PrepareAsync(services, database.Value.MigrateOnStart, cancellationToken);
-        if (string.IsNullOrWhiteSpace(configuration["Telegram:BotToken"]))
-            logger.LogInformation("The Telegram bot is off: set Telegram:BotToken (environment variable Telegram__BotToken) to turn it on.");
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

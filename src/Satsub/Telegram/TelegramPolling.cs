@@ -42,10 +42,13 @@ public sealed class TelegramPoller(IServiceScopeFactory scopes, TelegramBot bot,
 }
 
 /// <summary>Polls for as long as the server runs; network errors wait a little and poll again.</summary>
-public sealed class TelegramPollingWorker(TelegramPoller poller, TelegramBot bot, TelegramSenderWorker sender, TimeProvider clock, ILogger<TelegramPollingWorker> logger) : BackgroundService
+public sealed class TelegramPollingWorker(TelegramPoller poller, TelegramBot bot, TelegramSenderWorker sender, IServiceProvider services, TimeProvider clock, ILogger<TelegramPollingWorker> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Updates are stored: wait for the migrated database.
+        try { await Hosting.StartupGate.WhenServerReadyAsync(services, stoppingToken); }
+        catch (Exception) { return; } // stopping, or the database could not be prepared
         try
         {
             // getUpdates is refused while a webhook is set.

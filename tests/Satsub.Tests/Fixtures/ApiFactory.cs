@@ -40,7 +40,8 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         {
             connectionString = await TestPostgres.CreateDatabaseAsync();
         }
-        _ = Server; // builds and starts the app: migrations and plans are applied by its DatabaseInitializer
+        _ = Server; // builds and starts the app: migrations and plans are applied by its DatabaseInitializer…
+        await Services.GetRequiredService<Satsub.Hosting.DatabaseReadiness>().WaitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60)); // …in the background
         AdminKey = await CreateKeyAsync("admin");
         await SeedAsync();
     }

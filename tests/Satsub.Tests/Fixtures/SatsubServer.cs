@@ -50,6 +50,8 @@ public sealed class SatsubServer : IAsyncDisposable
         app.MapSatsub();
         SatsubApp.ValidateOptions(app.Services);
         await app.StartAsync();
+        // Kestrel listens before the migrations finished (as /health tells a client): wait for them.
+        await app.Services.GetRequiredService<DatabaseReadiness>().WaitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new SatsubServer(app, new Uri(address.TrimEnd('/') + "/"), pg);
     }

@@ -15,6 +15,11 @@ public sealed class LndSettlementWorker(IServiceScopeFactory scopes, LndInvoiceW
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        await using (var setup = scopes.CreateAsyncScope())
+        {
+            try { await Hosting.StartupGate.WhenServerReadyAsync(setup.ServiceProvider, stoppingToken); }
+            catch (Exception) { return; } // stopping, or the database could not be prepared
+        }
         while (!stoppingToken.IsCancellationRequested)
         {
             try
