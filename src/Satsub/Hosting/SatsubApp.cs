@@ -2,6 +2,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Satsub.Affiliates;
 using Satsub.Affiliates.Rating;
+using Satsub.Affiliates.Standings;
 using Satsub.Api;
 using Satsub.ApiKeys;
 using Satsub.Bitcoin;
@@ -48,6 +49,7 @@ public static class SatsubApp
         if (!forCommandLine)
         {
             builder.Services.AddHostedService<DatabaseInitializer>();
+            builder.AddAffiliateStandings();
             builder.Services.AddPaymentWorkers(builder.Configuration);
             builder.Services.AddHostedService<HoldReleaseWorker>();
             builder.Services.AddPayoutWorker();

@@ -19,7 +19,7 @@ public sealed record RefundResult(Guid RefundId, Guid InvoiceId, Sats Amount, Sa
 /// future commissions; that case is flagged to the admin.
 /// </summary>
 public sealed class RefundService(SatsubDbContext db, TimeProvider clock, Microsoft.Extensions.Options.IOptions<Affiliates.AffiliateOptions> affiliateOptions,
-    ILogger<RefundService> logger)
+    ILogger<RefundService> logger, Microsoft.Extensions.Options.IOptions<Affiliates.Rating.RatingOptions> rating)
 {
     public async Task<RefundResult> RefundAsync(Guid invoiceId, string reason, CancellationToken ct)
     {
@@ -93,6 +93,8 @@ public sealed class RefundService(SatsubDbContext db, TimeProvider clock, Micros
             refund.CommissionReversedSats = commission.AmountSats;
             refund.ClawedBackFromAvailable = clawback;
             commission.State = CommissionState.ClawedBack;
+            await Affiliates.Standings.AffiliateStandings.OnUncountedAsync(db, Affiliates.Standings.ScoreWeights.From(rating.Value),
+                commission.AffiliateId, commission.BuyerId, commission.SaleSats, commission.CreatedAt, ct);
         }
 
         // Take back the period this sale bought.

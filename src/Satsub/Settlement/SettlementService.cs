@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Satsub.Affiliates;
+using Satsub.Affiliates.Standings;
 using Satsub.Common;
 using Satsub.Data;
 using Satsub.Ledger;
@@ -154,6 +155,8 @@ public sealed class SettlementService(
         }
 
         QueueEffects(invoice, subscription, split, buyer.ReferrerId, renewal, now);
+        // The affiliate's precomputed standing (counts, score): one batch of upserts on that affiliate's own rows.
+        if (buyer.ReferrerId is { } standingOf) await AffiliateStandings.OnSaleAsync(db, rates.Weights, standingOf, buyer.Id, split.Sale.Value, now, ct);
         await db.SaveChangesAsync(ct);
         if (reviewReason is not null)
         {

@@ -66,7 +66,13 @@ public sealed partial class UserRegistration(SatsubDbContext db, TimeProvider cl
             }, user.CreatedAt);
             try
             {
-                await db.SaveChangesAsync(ct);
+                // The referrer's count of referred users moves in the same transaction as the registration.
+                await using (var tx = await db.Database.BeginTransactionAsync(ct))
+                {
+                    await db.SaveChangesAsync(ct);
+                    if (referrerId is { } referrer) await Affiliates.Standings.AffiliateStandings.OnReferralAsync(db, referrer, ct);
+                    await tx.CommitAsync(ct);
+                }
                 if (throttled is not null)
                     await ReferralVelocity.FlagAsync(db, affiliateOptions.Value, throttled.Id, throttled.ReferralCode, id, user.CreatedAt, ct);
                 return (user, true);

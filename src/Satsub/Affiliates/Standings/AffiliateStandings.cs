@@ -1,0 +1,270 @@
+using Microsoft.EntityFrameworkCore;
+using Satsub.Affiliates.Rating;
+using Satsub.Data;
+
+namespace Satsub.Affiliates.Standings;
+
+/// <summary>The rating's weights, as the standings' SQL multiplies them.</summary>
+public readonly record struct ScoreWeights(long PayingCustomers, long Per100kSats, long Renewals)
+{
+    public static ScoreWeights From(RatingOptions o) => new(o.PayingCustomers, o.ReferredSalesPer100kSats, o.Renewals);
+
+    public long Score(long payingCustomers, long sales, long salesSats) =>
+        payingCustomers * PayingCustomers + salesSats / 100_000 * Per100kSats + (sales - payingCustomers) * Renewals;
+}
+
+/// <summary>What a profile shows of an affiliate's standing: counts, tier inputs and the current all-time place.</summary>
+public sealed record ProfileStanding(int ReferredUsers, int PayingReferrals, int PayingCustomers, long ReferredSalesSats, int? Rank)
+{
+    public static readonly ProfileStanding None = new(0, 0, 0, 0, null);
+}
+
+/// <summary>
+/// The precomputed affiliate standings: per affiliate (all time) and per affiliate and month, the counts the rating
+/// and the profile show — referred users, paying referrals, distinct paying customers, counted sales, referred sales and
+/// the score. Same definitions as the grouped query they replace (<see cref="Leaderboard"/>): sales whose commission was
+/// not clawed back or reversed, direct referrals only, hidden and erased users left out of places.
+/// <para>
+/// Correct by construction: every writer (registration with a referrer, settlement, refund clawback, review reversal,
+/// hide/unhide, erasure) applies its delta in its own transaction with atomic upserts on the affiliate's own rows only —
+/// never a row another affiliate's writes touch. "Distinct customers" stays an exact counter through
+/// <c>affiliate_customers</c> (one row per affiliate and buyer). Places depend on everyone's score, so
+/// <see cref="RankAsync"/> (a job every 30 s) stores them with one window-function statement; a read adds the
+/// few rows changed since (<c>rank_dirty</c>), so places are exact at once, not 30 s late.
+/// </para>
+/// </summary>
+public static class AffiliateStandings
+{
+    private const string Uncounted = "('clawed_back', 'reversed')";
+
+    /// <summary>The calendar month (UTC) a commission created at <paramref name="at"/> counts in, as yyyymm.</summary>
+    public static int MonthOf(DateTimeOffset at)
+    {
+        var utc = at.UtcDateTime;
+        return utc.Year * 100 + utc.Month;
+    }
+
+    /// <summary>A user registered with <paramref name="affiliateId"/> as referrer.</summary>
+    public static Task OnReferralAsync(SatsubDbContext db, Guid affiliateId, CancellationToken ct) =>
+        db.Database.ExecuteSqlRawAsync(
+            "INSERT INTO affiliate_standings AS s (affiliate_id, referred_users, paying_referrals, paying_customers, sales, referred_sales_sats, score, visible, rank_dirty) " +
+            "SELECT u.id, 1, 0, 0, 0, 0, 0, NOT u.hidden_from_leaderboard AND u.erased_at IS NULL, FALSE FROM users u WHERE u.id = {0} " +
+            "ON CONFLICT (affiliate_id) DO UPDATE SET referred_users = s.referred_users + 1",
+            [affiliateId], ct);
+
+    /// <summary>A sale by <paramref name="buyerId"/> settled with a commission for <paramref name="affiliateId"/> (its direct referrer).</summary>
+    public static Task OnSaleAsync(SatsubDbContext db, ScoreWeights weights, Guid affiliateId, Guid buyerId, long saleSats, DateTimeOffset commissionCreatedAt,
+        CancellationToken ct) =>
+        ApplyAsync(db, weights, affiliateId, buyerId, MonthOf(commissionCreatedAt), saleSats, counted: +1, settled: 1, ct);
+
+    /// <summary>A counted commission stopped counting: clawed back by a refund or reversed after review.</summary>
+    public static Task OnUncountedAsync(SatsubDbContext db, ScoreWeights weights, Guid affiliateId, Guid buyerId, long saleSats, DateTimeOffset commissionCreatedAt,
+        CancellationToken ct) =>
+        ApplyAsync(db, weights, affiliateId, buyerId, MonthOf(commissionCreatedAt), saleSats, counted: -1, settled: 0, ct);
+
+    // One round trip: the buyer counters first (their new values say whether the buyer became, or stopped being, a
+    // customer), then the affiliate's all-time row (which also serializes this affiliate's writers), then the month row.
+    private static Task ApplyAsync(SatsubDbContext db, ScoreWeights w, Guid affiliateId, Guid buyerId, int month, long saleSats, int counted, int settled,
+        CancellationToken ct)
+    {
+        const string customerDelta = "CASE WHEN {3} > 0 AND c.counted_sales = 1 THEN 1 WHEN {3} < 0 AND c.counted_sales = 0 THEN -1 ELSE 0 END";
+        var score = "score = paying_customers * {6} + referred_sales_sats / 100000 * {7} + (sales - paying_customers) * {8}";
+        var sql =
+            "INSERT INTO affiliate_customers (affiliate_id, buyer_id, settled_sales, counted_sales) VALUES ({0}, {1}, {4}, {3}) " +
+            "ON CONFLICT (affiliate_id, buyer_id) DO UPDATE SET settled_sales = affiliate_customers.settled_sales + {4}, counted_sales = affiliate_customers.counted_sales + {3};\n" +
+            "INSERT INTO affiliate_month_customers (affiliate_id, month, buyer_id, counted_sales) VALUES ({0}, {2}, {1}, {3}) " +
+            "ON CONFLICT (affiliate_id, month, buyer_id) DO UPDATE SET counted_sales = affiliate_month_customers.counted_sales + {3};\n" +
+            "INSERT INTO affiliate_standings AS s (affiliate_id, referred_users, paying_referrals, paying_customers, sales, referred_sales_sats, score, visible, rank_dirty) " +
+            "SELECT u.id, 0, CASE WHEN {4} > 0 AND c.settled_sales = 1 THEN 1 ELSE 0 END, " + customerDelta + ", {3}, {5}, 0, " +
+            "NOT u.hidden_from_leaderboard AND u.erased_at IS NULL, TRUE " +
+            "FROM users u, affiliate_customers c WHERE u.id = {0} AND c.affiliate_id = {0} AND c.buyer_id = {1} " +
+            "ON CONFLICT (affiliate_id) DO UPDATE SET paying_referrals = s.paying_referrals + excluded.paying_referrals, " +
+            "paying_customers = s.paying_customers + excluded.paying_customers, sales = s.sales + excluded.sales, " +
+            "referred_sales_sats = s.referred_sales_sats + excluded.referred_sales_sats, rank_dirty = TRUE;\n" +
+            "UPDATE affiliate_standings SET " + score + " WHERE affiliate_id = {0};\n" +
+            "INSERT INTO affiliate_month_standings AS m (affiliate_id, month, paying_customers, sales, referred_sales_sats, score, visible, rank_dirty) " +
+            "SELECT s.affiliate_id, {2}, " + customerDelta + ", {3}, {5}, 0, s.visible, TRUE " +
+            "FROM affiliate_standings s, affiliate_month_customers c WHERE s.affiliate_id = {0} AND c.affiliate_id = {0} AND c.month = {2} AND c.buyer_id = {1} " +
+            "ON CONFLICT (affiliate_id, month) DO UPDATE SET paying_customers = m.paying_customers + excluded.paying_customers, " +
+            "sales = m.sales + excluded.sales, referred_sales_sats = m.referred_sales_sats + excluded.referred_sales_sats, rank_dirty = TRUE;\n" +
+            "UPDATE affiliate_month_standings SET " + score + " WHERE affiliate_id = {0} AND month = {2}";
+        return db.Database.ExecuteSqlRawAsync(sql,
+            [affiliateId, buyerId, month, counted, settled, counted * saleSats, w.PayingCustomers, w.Per100kSats, w.Renewals], ct);
+    }
+
+    /// <summary>The user was hidden, shown again or erased: their rows follow <c>users</c>.</summary>
+    public static Task OnVisibilityChangedAsync(SatsubDbContext db, Guid userId, CancellationToken ct) =>
+        // The upsert locks the all-time row first, as the sale path does, so a concurrent first sale cannot miss the change.
+        db.Database.ExecuteSqlRawAsync(
+            "INSERT INTO affiliate_standings AS s (affiliate_id, referred_users, paying_referrals, paying_customers, sales, referred_sales_sats, score, visible, rank_dirty) " +
+            "SELECT u.id, 0, 0, 0, 0, 0, 0, NOT u.hidden_from_leaderboard AND u.erased_at IS NULL, TRUE FROM users u WHERE u.id = {0} " +
+            "ON CONFLICT (affiliate_id) DO UPDATE SET visible = excluded.visible, rank_dirty = TRUE;\n" +
+            "UPDATE affiliate_month_standings SET visible = (SELECT s.visible FROM affiliate_standings s WHERE s.affiliate_id = {0}), rank_dirty = TRUE " +
+            "WHERE affiliate_id = {0}",
+            [userId], ct);
+
+    private sealed class ProfileRow
+    {
+        public int ReferredUsers { get; init; }
+        public int PayingReferrals { get; init; }
+        public int PayingCustomers { get; init; }
+        public long ReferredSalesSats { get; init; }
+        public long? Rank { get; init; }
+    }
+
+    // The current place of row s: null unless visible with sales. A row the rank job saw unchanged (clean) has its stored
+    // place, corrected by the rows changed since (counted now if they score higher, no longer counted if they did then);
+    // a changed row counts the places above it (one index range count: the rare, fresh case).
+    private static string PlaceOf(string table, string monthFilter) =>
+        "CASE WHEN NOT (s.visible AND s.sales > 0) THEN NULL " +
+        "WHEN NOT s.rank_dirty AND s.stored_rank IS NOT NULL THEN s.stored_rank " +
+        $"+ (SELECT count(*) FROM {table} d WHERE d.rank_dirty{monthFilter} AND d.visible AND d.sales > 0 AND d.score > s.score) " +
+        $"- (SELECT count(*) FROM {table} d WHERE d.rank_dirty{monthFilter} AND d.ranked_score > s.score) " +
+        // score > a score ≥ 0 implies sales > 0, so the count stays an index-only range count on (visible, score).
+        $"ELSE 1 + (SELECT count(*) FROM {table} h WHERE h.visible{monthFilter.Replace("d.", "h.", StringComparison.Ordinal)} AND h.score > s.score) END";
+
+    /// <summary>Counts, tier inputs and the all-time place of one user, in one query.</summary>
+    public static async Task<ProfileStanding> ProfileAsync(SatsubDbContext db, Guid userId, CancellationToken ct)
+    {
+        var sql = "SELECT s.referred_users, s.paying_referrals, s.paying_customers, s.referred_sales_sats, " +
+                  PlaceOf("affiliate_standings", "") + " AS rank FROM affiliate_standings s WHERE s.affiliate_id = {0}";
+        var row = await db.Database.SqlQueryRaw<ProfileRow>(sql, userId).ToListAsync(ct);
+        return row.Count == 0
+            ? ProfileStanding.None
+            : new ProfileStanding(row[0].ReferredUsers, row[0].PayingReferrals, row[0].PayingCustomers, row[0].ReferredSalesSats, (int?)row[0].Rank);
+    }
+
+    /// <summary>One row of a leaderboard, with the current place (exact; see the class remarks).</summary>
+    public sealed class BoardRow
+    {
+        public Guid AffiliateId { get; init; }
+        public int Sales { get; init; }
+        public int PayingCustomers { get; init; }
+        public long ReferredSalesSats { get; init; }
+        public long Score { get; init; }
+        public string? DisplayName { get; init; }
+        public long? Rank { get; init; }
+    }
+
+    private static string BoardColumns =>
+        "s.affiliate_id, s.sales, s.paying_customers, " +
+        "s.referred_sales_sats, s.score, u.display_name";
+
+    /// <summary>The first <paramref name="limit"/> visible affiliates with sales in the period (null month: all time), best first.</summary>
+    public static Task<List<BoardRow>> TopAsync(SatsubDbContext db, int? month, int limit, CancellationToken ct)
+    {
+        // Rows without sales score 0 and sort last; the filter drops them without leaving the index order.
+        var sql = month is null
+            ? $"SELECT {BoardColumns}, CAST(NULL AS bigint) AS rank FROM affiliate_standings s JOIN users u ON u.id = s.affiliate_id " +
+              "WHERE s.visible AND s.sales > 0 ORDER BY s.score DESC, s.paying_customers DESC, s.referred_sales_sats DESC, s.affiliate_id LIMIT {0}"
+            : $"SELECT {BoardColumns}, CAST(NULL AS bigint) AS rank FROM affiliate_month_standings s JOIN users u ON u.id = s.affiliate_id " +
+              "WHERE s.month = {1} AND s.visible AND s.sales > 0 ORDER BY s.score DESC, s.paying_customers DESC, s.referred_sales_sats DESC, s.affiliate_id LIMIT {0}";
+        return db.Database.SqlQueryRaw<BoardRow>(sql, month is null ? [limit] : [limit, month.Value]).ToListAsync(ct);
+    }
+
+    /// <summary>One affiliate's row and current place in the period (null month: all time); null when they have no row.</summary>
+    public static async Task<BoardRow?> OfAsync(SatsubDbContext db, Guid affiliateId, int? month, CancellationToken ct)
+    {
+        var sql = month is null
+            ? $"SELECT {BoardColumns}, {PlaceOf("affiliate_standings", "")} AS rank FROM affiliate_standings s JOIN users u ON u.id = s.affiliate_id " +
+              "WHERE s.affiliate_id = {0}"
+            : $"SELECT {BoardColumns}, {PlaceOf("affiliate_month_standings", " AND d.month = s.month")} AS rank " +
+              "FROM affiliate_month_standings s JOIN users u ON u.id = s.affiliate_id WHERE s.affiliate_id = {0} AND s.month = {1}";
+        var rows = await db.Database.SqlQueryRaw<BoardRow>(sql, month is null ? [affiliateId] : [affiliateId, month.Value]).ToListAsync(ct);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    /// <summary>
+    /// Stores every place of the period (null month: all time) with one statement — <c>rank() over (order by score desc)</c>
+    /// among visible rows with sales — writing only rows whose place changed or that changed since. Returns the rows written.
+    /// </summary>
+    /// <remarks>
+    /// A writer may change a row while this runs (PostgreSQL, read committed): the update then re-reads that row, and
+    /// stores the score this statement ranked it with beside the places computed from it, and leaves it dirty — so
+    /// "stored place + rows changed since" stays exact.
+    /// </remarks>
+    public static async Task<int> RankAsync(SatsubDbContext db, int? month, DateTimeOffset now, CancellationToken ct)
+    {
+        var table = month is null ? "affiliate_standings" : "affiliate_month_standings";
+        var inMonth = month is null ? "" : " AND s.month = {1}";
+        var dirty = month is null
+            ? await db.Set<AffiliateStandingRow>().AnyAsync(s => s.RankDirty, ct)
+            : await db.Set<AffiliateMonthStandingRow>().AnyAsync(s => s.RankDirty && s.Month == month, ct);
+        if (!dirty) return 0;
+        var distinct = db.IsPostgres ? "IS DISTINCT FROM" : "IS NOT";
+        var key = month is null ? "r.affiliate_id = s.affiliate_id" : "r.affiliate_id = s.affiliate_id AND r.month = s.month";
+        var sql =
+            $"UPDATE {table} AS s SET stored_rank = r.place, ranked_score = r.eff, rank_computed_at = {{0}}, " +
+            $"rank_dirty = (CASE WHEN s.visible AND s.sales > 0 THEN s.score END) {distinct} r.eff " +
+            "FROM (SELECT affiliate_id" + (month is null ? "" : ", month") + ", CASE WHEN visible AND sales > 0 THEN score END AS eff, " +
+            "CASE WHEN visible AND sales > 0 THEN rank() OVER (PARTITION BY visible AND sales > 0 ORDER BY score DESC) END AS place " +
+            $"FROM {table}" + (month is null ? "" : " WHERE month = {1}") + ") AS r " +
+            $"WHERE {key}{inMonth} AND (s.rank_dirty OR s.stored_rank {distinct} r.place)";
+        return await db.Database.ExecuteSqlRawAsync(sql, month is null ? [db.Time(now)] : [db.Time(now), month.Value], ct);
+    }
+
+    /// <summary>
+    /// Rebuilds every standing from the source tables (commissions, users) with a few set-based statements in one
+    /// transaction, then stores the places of all time and of <paramref name="now"/>'s month. Writers wait meanwhile.
+    /// </summary>
+    public static async Task RebuildAsync(SatsubDbContext db, ScoreWeights w, DateTimeOffset now, CancellationToken ct)
+    {
+        var monthOf = db.IsPostgres
+            ? "(EXTRACT(YEAR FROM created_at AT TIME ZONE 'UTC') * 100 + EXTRACT(MONTH FROM created_at AT TIME ZONE 'UTC'))::integer"
+            : "CAST(strftime('%Y%m', created_at / 1000000, 'unixepoch') AS INTEGER)";
+        string Score(string customers, string sales, string sats) =>
+            $"{customers} * {{0}} + {sats} / 100000 * {{1}} + ({sales} - {customers}) * {{2}}";
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        if (db.IsPostgres)
+        {
+            // The writers' order (customers, month customers, standings, month standings): they queue behind the rebuild.
+            await db.Database.ExecuteSqlRawAsync(
+                "LOCK TABLE affiliate_customers, affiliate_month_customers, affiliate_standings, affiliate_month_standings IN EXCLUSIVE MODE", ct);
+        }
+        var sql =
+            "DELETE FROM affiliate_month_standings;\nDELETE FROM affiliate_standings;\nDELETE FROM affiliate_month_customers;\nDELETE FROM affiliate_customers;\n" +
+            "INSERT INTO affiliate_customers (affiliate_id, buyer_id, settled_sales, counted_sales) " +
+            $"SELECT affiliate_id, buyer_id, count(*), sum(CASE WHEN state IN {Uncounted} THEN 0 ELSE 1 END) FROM commissions GROUP BY affiliate_id, buyer_id;\n" +
+            "INSERT INTO affiliate_month_customers (affiliate_id, month, buyer_id, counted_sales) " +
+            $"SELECT affiliate_id, {monthOf}, buyer_id, count(*) FROM commissions WHERE state NOT IN {Uncounted} GROUP BY affiliate_id, {monthOf}, buyer_id;\n" +
+            "INSERT INTO affiliate_standings (affiliate_id, referred_users, paying_referrals, paying_customers, sales, referred_sales_sats, score, visible, rank_dirty) " +
+            "SELECT u.id, COALESCE(r.n, 0), COALESCE(c.paying, 0), COALESCE(c.customers, 0), COALESCE(k.sales, 0), COALESCE(k.sats, 0), " +
+            Score("COALESCE(c.customers, 0)", "COALESCE(k.sales, 0)", "COALESCE(k.sats, 0)") + ", NOT u.hidden_from_leaderboard AND u.erased_at IS NULL, TRUE " +
+            "FROM users u " +
+            "LEFT JOIN (SELECT referrer_id, count(*) AS n FROM users WHERE referrer_id IS NOT NULL GROUP BY referrer_id) r ON r.referrer_id = u.id " +
+            "LEFT JOIN (SELECT affiliate_id, count(*) AS paying, sum(CASE WHEN counted_sales > 0 THEN 1 ELSE 0 END) AS customers " +
+            "FROM affiliate_customers GROUP BY affiliate_id) c ON c.affiliate_id = u.id " +
+            $"LEFT JOIN (SELECT affiliate_id, count(*) AS sales, sum(sale_sats) AS sats FROM commissions WHERE state NOT IN {Uncounted} GROUP BY affiliate_id) k " +
+            "ON k.affiliate_id = u.id " +
+            "WHERE r.n IS NOT NULL OR c.paying IS NOT NULL;\n" +
+            "INSERT INTO affiliate_month_standings (affiliate_id, month, paying_customers, sales, referred_sales_sats, score, visible, rank_dirty) " +
+            "SELECT k.affiliate_id, k.month, k.customers, k.sales, k.sats, " + Score("k.customers", "k.sales", "k.sats") + ", s.visible, TRUE " +
+            $"FROM (SELECT affiliate_id, {monthOf} AS month, count(*) AS sales, count(DISTINCT buyer_id) AS customers, sum(sale_sats) AS sats " +
+            $"FROM commissions WHERE state NOT IN {Uncounted} GROUP BY affiliate_id, {monthOf}) k " +
+            "JOIN affiliate_standings s ON s.affiliate_id = k.affiliate_id";
+        await db.Database.ExecuteSqlRawAsync(sql, [w.PayingCustomers, w.Per100kSats, w.Renewals], ct);
+        await RankAsync(db, null, now, ct);
+        await RankAsync(db, MonthOf(now), now, ct);
+        await tx.CommitAsync(ct);
+    }
+
+    /// <summary>
+    /// After the rating's weights changed in the configuration: recomputes the scores that differ (one scan per table).
+    /// Returns the rows rescored.
+    /// </summary>
+    public static async Task<int> RescoreAsync(SatsubDbContext db, ScoreWeights w, CancellationToken ct)
+    {
+        const string formula = "paying_customers * {0} + referred_sales_sats / 100000 * {1} + (sales - paying_customers) * {2}";
+        var changed = 0;
+        foreach (var table in new[] { "affiliate_standings", "affiliate_month_standings" })
+        {
+            var sql = $"UPDATE {table} SET score = {formula}, rank_dirty = TRUE WHERE score <> {formula}";
+            changed += await db.Database.ExecuteSqlRawAsync(sql, [w.PayingCustomers, w.Per100kSats, w.Renewals], ct);
+        }
+        return changed;
+    }
+
+    /// <summary>True when standings must be rebuilt: none stored, yet referrals exist (an upgrade, or a bulk load).</summary>
+    public static async Task<bool> NeedsRebuildAsync(SatsubDbContext db, CancellationToken ct) =>
+        !await db.Set<AffiliateStandingRow>().AnyAsync(ct) && await db.Users.AnyAsync(u => u.ReferrerId != null, ct);
+}
