@@ -93,8 +93,6 @@ public sealed class RefundService(SatsubDbContext db, TimeProvider clock, Micros
             refund.CommissionReversedSats = commission.AmountSats;
             refund.ClawedBackFromAvailable = clawback;
             commission.State = CommissionState.ClawedBack;
-            await Affiliates.Standings.AffiliateStandings.OnUncountedAsync(db, Affiliates.Standings.ScoreWeights.From(rating.Value),
-                commission.AffiliateId, commission.BuyerId, commission.SaleSats, commission.CreatedAt, ct);
         }
 
         // Take back the period this sale bought.
@@ -104,6 +102,12 @@ public sealed class RefundService(SatsubDbContext db, TimeProvider clock, Micros
 
         QueueAndFlag(invoice, wasReversed ? null : commission, clawback, subscription, expired, now);
         await db.SaveChangesAsync(ct);
+        // The sale no longer counts for the affiliate's standing (after the subscription's lock, in settlement's lock order).
+        if (commission is not null && !wasReversed)
+        {
+            await Affiliates.Standings.AffiliateStandings.OnUncountedAsync(db, Affiliates.Standings.ScoreWeights.From(rating.Value),
+                commission.AffiliateId, commission.BuyerId, commission.SaleSats, commission.CreatedAt, ct);
+        }
         if (clawback)
         {
             await AdminFlags.RaiseAsync(db, "commission_clawback", $"clawback:{invoiceId:D}", $"affiliate {commission!.AffiliateId:D}",

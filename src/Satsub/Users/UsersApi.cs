@@ -188,12 +188,7 @@ public static class UsersApi
         if (user.ErasedAt is null)
         {
             user.Erase(clock.GetUtcNow());
-            await using (var tx = await db.Database.BeginTransactionAsync(ct))
-            {
-                await db.SaveChangesAsync(ct);
-                await AffiliateStandings.OnVisibilityChangedAsync(db, user.Id, ct);
-                await tx.CommitAsync(ct);
-            }
+            await SaveAsync(db, user, visibilityChanged: true, ct);
             await audit.RecordAsync(http, "user.erase", Id(user.Id));
         }
         return TypedResults.NoContent();
@@ -205,6 +200,18 @@ public static class UsersApi
         if (userId is null || userId.Length > 64 || !Guid.TryParse(userId, out var id)) return null;
         var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == id && u.ErasedAt == null, ct);
         return user is not null && caller.CanAccess(user.Platform) ? user : null;
+    }
+
+    /// <summary>
+    /// Saves changes to a tracked user; when they were hidden, shown again or erased, their affiliate standing follows in
+    /// the same transaction.
+    /// </summary>
+    public static async Task SaveAsync(SatsubDbContext db, User user, bool visibilityChanged, CancellationToken ct)
+    {
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        await db.SaveChangesAsync(ct);
+        if (visibilityChanged) await AffiliateStandings.OnVisibilityChangedAsync(db, user.Id, ct);
+        await tx.CommitAsync(ct);
     }
 
     public static ProblemHttpResult UserNotFound() => ApiProblems.NotFound("user_not_found", "No such user.");
@@ -225,12 +232,7 @@ public static class UsersApi
         if (body.DisplayName is not null) user.DisplayName = displayName;
         var visibilityChanged = body.HiddenFromLeaderboard is { } hidden && hidden != user.HiddenFromLeaderboard;
         if (body.HiddenFromLeaderboard is { } hide) user.HiddenFromLeaderboard = hide;
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
-        {
-            await db.SaveChangesAsync(ct);
-            if (visibilityChanged) await AffiliateStandings.OnVisibilityChangedAsync(db, user.Id, ct);
-            await tx.CommitAsync(ct);
-        }
+        await SaveAsync(db, user, visibilityChanged, ct);
         return TypedResults.Ok(await ProfileAsync(db, user, links, clock, affiliate, request, ct));
     }
 
