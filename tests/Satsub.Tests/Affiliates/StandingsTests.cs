@@ -97,7 +97,9 @@ public abstract class StandingsTests<TFixture>(TFixture fx) : IClassFixture<TFix
         var after = await RowsAsync();
         Assert.Equal(before.All.Where(r => r.Value.Sales > 0 || r.Value.ReferredUsers > 0).OrderBy(r => r.Key).Select(r => r.Value with { Rank = null }),
             after.All.OrderBy(r => r.Key).Select(r => r.Value with { Rank = null }));
-        Assert.Equal(before.Months.Where(r => r.Value.Sales > 0).OrderBy(r => r.Key), after.Months.Where(r => r.Value.Sales > 0).OrderBy(r => r.Key));
+        // (Past months keep the places stored while they were current; only the current month is ranked.)
+        Assert.Equal(before.Months.Where(r => r.Value.Sales > 0).OrderBy(r => r.Key).Select(r => r.Value with { Rank = null }),
+            after.Months.Where(r => r.Value.Sales > 0).OrderBy(r => r.Key).Select(r => r.Value with { Rank = null }));
         await AssertMatchesSourceAsync(ranksStored: true);
     }
 

@@ -232,14 +232,14 @@ public static class AffiliateStandings
             Score("COALESCE(c.customers, 0)", "COALESCE(k.sales, 0)", "COALESCE(k.sats, 0)") + ", NOT u.hidden_from_leaderboard AND u.erased_at IS NULL, TRUE " +
             "FROM users u " +
             "LEFT JOIN (SELECT referrer_id, count(*) AS n FROM users WHERE referrer_id IS NOT NULL GROUP BY referrer_id) r ON r.referrer_id = u.id " +
-            "LEFT JOIN (SELECT affiliate_id, count(*) AS paying, sum(CASE WHEN counted_sales > 0 THEN 1 ELSE 0 END) AS customers " +
+            "LEFT JOIN (SELECT affiliate_id, count(*) AS paying, CAST(sum(CASE WHEN counted_sales > 0 THEN 1 ELSE 0 END) AS integer) AS customers " +
             "FROM affiliate_customers GROUP BY affiliate_id) c ON c.affiliate_id = u.id " +
-            $"LEFT JOIN (SELECT affiliate_id, count(*) AS sales, sum(sale_sats) AS sats FROM commissions WHERE state NOT IN {Uncounted} GROUP BY affiliate_id) k " +
+            $"LEFT JOIN (SELECT affiliate_id, count(*) AS sales, CAST(sum(sale_sats) AS bigint) AS sats FROM commissions WHERE state NOT IN {Uncounted} GROUP BY affiliate_id) k " +
             "ON k.affiliate_id = u.id " +
             "WHERE r.n IS NOT NULL OR c.paying IS NOT NULL;\n" +
             "INSERT INTO affiliate_month_standings (affiliate_id, month, paying_customers, sales, referred_sales_sats, score, visible, rank_dirty) " +
             "SELECT k.affiliate_id, k.month, k.customers, k.sales, k.sats, " + Score("k.customers", "k.sales", "k.sats") + ", s.visible, TRUE " +
-            $"FROM (SELECT affiliate_id, {monthOf} AS month, count(*) AS sales, count(DISTINCT buyer_id) AS customers, sum(sale_sats) AS sats " +
+            $"FROM (SELECT affiliate_id, {monthOf} AS month, count(*) AS sales, count(DISTINCT buyer_id) AS customers, CAST(sum(sale_sats) AS bigint) AS sats " +
             $"FROM commissions WHERE state NOT IN {Uncounted} GROUP BY affiliate_id, {monthOf}) k " +
             "JOIN affiliate_standings s ON s.affiliate_id = k.affiliate_id";
         await db.Database.ExecuteSqlRawAsync(sql, [w.PayingCustomers, w.Per100kSats, w.Renewals], ct);
