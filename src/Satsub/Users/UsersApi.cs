@@ -239,10 +239,9 @@ public static class UsersApi
     private static async Task<UserProfile> ProfileAsync(SatsubDbContext db, User user, ReferralLinks links, TimeProvider clock, AffiliateProfile affiliate,
         HttpRequest request, CancellationToken ct)
     {
-        // Balances sum the user's three ledger accounts (index-only on ledger_entries (account, amount_sats)); counts, tier
-        // inputs and place come precomputed from affiliate_standings in one query.
-        var balance = await LedgerBook.AffiliateBalanceAsync(db, user.Id, ct);
+        // Balances, referral counts, tier inputs and place in one query (counts and place precomputed, never scanned).
         var standing = await AffiliateStandings.ProfileAsync(db, user.Id, ct);
+        var balance = standing.Balance;
         var now = clock.GetUtcNow();
         var active = await db.Subscriptions.AsNoTracking()
             .Where(s => s.UserId == user.Id && s.Status == SubscriptionStatus.Active && s.ExpiresAt > now)

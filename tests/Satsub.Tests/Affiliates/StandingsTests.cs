@@ -121,8 +121,10 @@ public abstract class StandingsTests<TFixture>(TFixture fx) : IClassFixture<TFix
         await AssertMatchesSourceAsync();
         await RunRankJobAsync();
         Assert.Equal(leaderBefore + 1, await PlaceAsync(leader.Id));
-        var stored = await App.DbAsync(db => db.AffiliateStandings.AsNoTracking().SingleAsync(s => s.AffiliateId == leader.Id));
-        Assert.Equal((leaderBefore + 1, false), (stored.StoredRank, stored.RankDirty));
+        var stored = await App.DbAsync(async db => (
+            await db.AffiliatePlaces.AsNoTracking().Where(p => p.Month == 0 && p.AffiliateId == leader.Id).Select(p => p.Place).SingleAsync(),
+            await db.AffiliateStandings.AsNoTracking().Where(s => s.AffiliateId == leader.Id).Select(s => s.RankDirty).SingleAsync()));
+        Assert.Equal((leaderBefore + 1, false), stored);
     }
 
     [Fact]
@@ -132,7 +134,7 @@ public abstract class StandingsTests<TFixture>(TFixture fx) : IClassFixture<TFix
         await SellAsync(affiliate, 2);
         await App.DbAsync(async db =>
         {
-            foreach (var table in new[] { "affiliate_month_standings", "affiliate_standings", "affiliate_month_customers", "affiliate_customers" })
+            foreach (var table in new[] { "affiliate_places", "affiliate_month_standings", "affiliate_standings", "affiliate_month_customers", "affiliate_customers" })
             {
                 var sql = "DELETE FROM " + table;
                 await db.Database.ExecuteSqlRawAsync(sql);
@@ -241,9 +243,11 @@ public abstract class StandingsTests<TFixture>(TFixture fx) : IClassFixture<TFix
     {
         var all = await db.AffiliateStandings.AsNoTracking().ToListAsync();
         var months = await db.AffiliateMonthStandings.AsNoTracking().ToListAsync();
+        var places = (await db.AffiliatePlaces.AsNoTracking().ToListAsync()).ToDictionary(p => (p.AffiliateId, p.Month), p => p.Place);
         return (all.ToDictionary(r => r.AffiliateId, r => new Expected(r.ReferredUsers, r.PayingReferrals, r.PayingCustomers, r.Sales, r.ReferredSalesSats, r.Score,
-                r.Visible, r.StoredRank)),
-            months.ToDictionary(r => (r.AffiliateId, r.Month), r => new Expected(0, 0, r.PayingCustomers, r.Sales, r.ReferredSalesSats, r.Score, r.Visible, r.StoredRank)));
+                r.Visible, places.GetValueOrDefault((r.AffiliateId, 0)))),
+            months.ToDictionary(r => (r.AffiliateId, r.Month), r => new Expected(0, 0, r.PayingCustomers, r.Sales, r.ReferredSalesSats, r.Score, r.Visible,
+                places.GetValueOrDefault((r.AffiliateId, r.Month)))));
     });
 
     /// <summary>Every standing equals a recompute from the source tables with the old definitions; every place is the leaderboard's.</summary>
@@ -311,12 +315,14 @@ public abstract class StandingsTests<TFixture>(TFixture fx) : IClassFixture<TFix
             expectedMonths.Where(m => m.Key.Item2 == month).ToDictionary(m => m.Key.AffiliateId, m => m.Value),
             actualMonths.Where(m => m.Key.Item2 == month).ToDictionary(m => m.Key.Item1, m => m.Value));
 
-        // The profile reads the same standing: counts, and the place unless hidden.
-        foreach (var id in expectedAll.Keys.Take(50))
+        // The profile reads the same standing: counts, and the place (null for users who are nobody's affiliate).
+        var ranked = expectedAll.Values.Where(e => e.Visible && e.Sales > 0).ToList();
+        foreach (var (id, e) in expectedAll.OrderByDescending(e => e.Value.Sales).Take(40).Concat(expectedAll.Where(e => e.Value.ReferredUsers == 0).Take(10)))
         {
             var profile = await App.DbAsync(db => AffiliateStandings.ProfileAsync(db, id, default));
-            var e = expectedAll[id];
-            Assert.Equal((e.ReferredUsers, e.PayingReferrals, e.PayingCustomers, e.Sats), (profile.ReferredUsers, profile.PayingReferrals, profile.PayingCustomers, profile.ReferredSalesSats));
+            int? place = e.Visible && e.Sales > 0 ? 1 + ranked.Count(r => r.Score > e.Score) : null;
+            Assert.Equal((e.ReferredUsers, e.PayingReferrals, e.PayingCustomers, e.Sats, place),
+                (profile.ReferredUsers, profile.PayingReferrals, profile.PayingCustomers, profile.ReferredSalesSats, profile.Rank));
         }
     }
 }

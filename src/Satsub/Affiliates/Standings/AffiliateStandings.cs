@@ -1,6 +1,8 @@
 using Microsoft.EntityFrameworkCore;
 using Satsub.Affiliates.Rating;
+using Satsub.Common;
 using Satsub.Data;
+using Satsub.Ledger;
 
 namespace Satsub.Affiliates.Standings;
 
@@ -13,11 +15,8 @@ public readonly record struct ScoreWeights(long PayingCustomers, long Per100kSat
         payingCustomers * PayingCustomers + salesSats / 100_000 * Per100kSats + (sales - payingCustomers) * Renewals;
 }
 
-/// <summary>What a profile shows of an affiliate's standing: counts, tier inputs and the current all-time place.</summary>
-public sealed record ProfileStanding(int ReferredUsers, int PayingReferrals, int PayingCustomers, long ReferredSalesSats, int? Rank)
-{
-    public static readonly ProfileStanding None = new(0, 0, 0, 0, null);
-}
+/// <summary>What a profile shows of an affiliate's standing: balances, counts, tier inputs and the current all-time place.</summary>
+public sealed record ProfileStanding(AffiliateBalance Balance, int ReferredUsers, int PayingReferrals, int PayingCustomers, long ReferredSalesSats, int? Rank);
 
 /// <summary>
 /// The precomputed affiliate standings: per affiliate (all time) and per affiliate and month, the counts the rating
@@ -105,33 +104,50 @@ public static class AffiliateStandings
 
     private sealed class ProfileRow
     {
-        public int ReferredUsers { get; init; }
-        public int PayingReferrals { get; init; }
-        public int PayingCustomers { get; init; }
-        public long ReferredSalesSats { get; init; }
+        public long Pending { get; init; }
+        public long Available { get; init; }
+        public long Paid { get; init; }
+        public int? ReferredUsers { get; init; }
+        public int? PayingReferrals { get; init; }
+        public int? PayingCustomers { get; init; }
+        public long? ReferredSalesSats { get; init; }
         public long? Rank { get; init; }
     }
 
-    // The current place of row s: null unless visible with sales. A row the rank job saw unchanged (clean) has its stored
-    // place, corrected by the rows changed since (counted now if they score higher, no longer counted if they did then);
-    // a changed row counts the places above it (one index range count: the rare, fresh case).
-    private static string PlaceOf(string table, string monthFilter) =>
-        "CASE WHEN NOT (s.visible AND s.sales > 0) THEN NULL " +
-        "WHEN NOT s.rank_dirty AND s.stored_rank IS NOT NULL THEN s.stored_rank " +
-        $"+ (SELECT count(*) FROM {table} d WHERE d.rank_dirty{monthFilter} AND d.visible AND d.sales > 0 AND d.score > s.score) " +
-        $"- (SELECT count(*) FROM {table} d WHERE d.rank_dirty{monthFilter} AND d.ranked_score > s.score) " +
-        // score > a score ≥ 0 implies sales > 0, so the count stays an index-only range count on (visible, score).
-        $"ELSE 1 + (SELECT count(*) FROM {table} h WHERE h.visible{monthFilter.Replace("d.", "h.", StringComparison.Ordinal)} AND h.score > s.score) END";
+    // The current place of standing s (joined to its stored place p): null unless visible with sales. A row unchanged
+    // since the rank job stored places (clean) has its stored place, corrected by the rows changed since: counted now if
+    // they score higher, no longer counted if they did then. A changed row counts the places above it (one index range
+    // count: the rare, fresh case). period: "0" (all time) or "s.month".
+    private static string PlaceOf(string table, bool monthly)
+    {
+        string Period(string alias) => monthly ? $"{alias}.month" : "0";
+        string InPeriod(string alias) => monthly ? $" AND {alias}.month = s.month" : "";
+        return "CASE WHEN s.affiliate_id IS NULL OR NOT (s.visible AND s.sales > 0) THEN NULL " +
+               "WHEN NOT s.rank_dirty AND p.place IS NOT NULL THEN p.place " +
+               $"+ (SELECT count(*) FROM {table} d WHERE d.rank_dirty{InPeriod("d")} AND d.visible AND d.sales > 0 AND d.score > s.score) " +
+               $"- (SELECT count(*) FROM {table} d JOIN affiliate_places q ON q.month = {Period("d")} AND q.affiliate_id = d.affiliate_id " +
+               $"WHERE d.rank_dirty{InPeriod("d")} AND q.ranked_score > s.score) " +
+               // score > a score ≥ 0 implies sales > 0, so this stays an index-only range count on (visible, score).
+               $"ELSE 1 + (SELECT count(*) FROM {table} h WHERE h.visible{InPeriod("h")} AND h.score > s.score) END";
+    }
 
-    /// <summary>Counts, tier inputs and the all-time place of one user, in one query.</summary>
+    private static string PlaceJoin(bool monthly) =>
+        $" LEFT JOIN affiliate_places p ON p.month = {(monthly ? "s.month" : "0")} AND p.affiliate_id = s.affiliate_id";
+
+    /// <summary>
+    /// Balances, counts, tier inputs and the all-time place of one user, in one query: the three balances are sums over
+    /// the user's ledger accounts (index-only on <c>ledger_entries (account, amount_sats)</c>), the rest one key lookup.
+    /// </summary>
     public static async Task<ProfileStanding> ProfileAsync(SatsubDbContext db, Guid userId, CancellationToken ct)
     {
-        var sql = "SELECT s.referred_users, s.paying_referrals, s.paying_customers, s.referred_sales_sats, " +
-                  PlaceOf("affiliate_standings", "") + " AS rank FROM affiliate_standings s WHERE s.affiliate_id = {0}";
-        var row = await db.Database.SqlQueryRaw<ProfileRow>(sql, userId).ToListAsync(ct);
-        return row.Count == 0
-            ? ProfileStanding.None
-            : new ProfileStanding(row[0].ReferredUsers, row[0].PayingReferrals, row[0].PayingCustomers, row[0].ReferredSalesSats, (int?)row[0].Rank);
+        string Balance(int p) => $"(SELECT CAST(COALESCE(sum(e.amount_sats), 0) AS bigint) FROM ledger_entries e WHERE e.account = {{{p}}})";
+        var sql = $"SELECT {Balance(1)} AS pending, {Balance(2)} AS available, {Balance(3)} AS paid, " +
+                  "s.referred_users, s.paying_referrals, s.paying_customers, s.referred_sales_sats, " + PlaceOf("affiliate_standings", monthly: false) + " AS rank " +
+                  "FROM (SELECT 1 AS one) AS x LEFT JOIN affiliate_standings s ON s.affiliate_id = {0}" + PlaceJoin(monthly: false);
+        var row = (await db.Database.SqlQueryRaw<ProfileRow>(sql,
+            userId, Accounts.AffiliatePending(userId), Accounts.AffiliateAvailable(userId), Accounts.AffiliatePaid(userId)).ToListAsync(ct)).Single();
+        return new ProfileStanding(new AffiliateBalance(new Sats(row.Pending), new Sats(row.Available), new Sats(row.Paid)),
+            row.ReferredUsers ?? 0, row.PayingReferrals ?? 0, row.PayingCustomers ?? 0, row.ReferredSalesSats ?? 0, (int?)row.Rank);
     }
 
     /// <summary>One row of a leaderboard, with the current place (exact; see the class remarks).</summary>
@@ -166,41 +182,51 @@ public static class AffiliateStandings
     public static async Task<BoardRow?> OfAsync(SatsubDbContext db, Guid affiliateId, int? month, CancellationToken ct)
     {
         var sql = month is null
-            ? $"SELECT {BoardColumns}, {PlaceOf("affiliate_standings", "")} AS rank FROM affiliate_standings s JOIN users u ON u.id = s.affiliate_id " +
-              "WHERE s.affiliate_id = {0}"
-            : $"SELECT {BoardColumns}, {PlaceOf("affiliate_month_standings", " AND d.month = s.month")} AS rank " +
-              "FROM affiliate_month_standings s JOIN users u ON u.id = s.affiliate_id WHERE s.affiliate_id = {0} AND s.month = {1}";
+            ? $"SELECT {BoardColumns}, {PlaceOf("affiliate_standings", monthly: false)} AS rank FROM affiliate_standings s JOIN users u ON u.id = s.affiliate_id" +
+              PlaceJoin(monthly: false) + " WHERE s.affiliate_id = {0}"
+            : $"SELECT {BoardColumns}, {PlaceOf("affiliate_month_standings", monthly: true)} AS rank " +
+              "FROM affiliate_month_standings s JOIN users u ON u.id = s.affiliate_id" + PlaceJoin(monthly: true) + " WHERE s.affiliate_id = {0} AND s.month = {1}";
         var rows = await db.Database.SqlQueryRaw<BoardRow>(sql, month is null ? [affiliateId] : [affiliateId, month.Value]).ToListAsync(ct);
         return rows.Count == 0 ? null : rows[0];
     }
 
     /// <summary>
-    /// Stores every place of the period (null month: all time) with one statement — <c>rank() over (order by score desc)</c>
-    /// among visible rows with sales — writing only rows whose place changed or that changed since. Returns the rows written.
+    /// Stores every place of the period (null month: all time) in <c>affiliate_places</c> with one statement —
+    /// <c>rank() over (order by score desc)</c> among visible rows with sales — writing only places that changed; then
+    /// marks clean the standings whose score is the one just ranked. Returns the places written.
     /// </summary>
     /// <remarks>
-    /// A writer may change a row while this runs (PostgreSQL, read committed): the update then re-reads that row, and
-    /// stores the score this statement ranked it with beside the places computed from it, and leaves it dirty — so
-    /// "stored place + rows changed since" stays exact.
+    /// Writers never wait for the big statement: it writes only <c>affiliate_places</c>. The second one locks just the
+    /// few changed standings, and keeps dirty any that a writer changed after the first one's snapshot, so "stored place
+    /// + rows changed since" stays exact.
     /// </remarks>
     public static async Task<int> RankAsync(SatsubDbContext db, int? month, DateTimeOffset now, CancellationToken ct)
     {
         var table = month is null ? "affiliate_standings" : "affiliate_month_standings";
-        var inMonth = month is null ? "" : " AND s.month = {1}";
         var dirty = month is null
             ? await db.Set<AffiliateStandingRow>().AnyAsync(s => s.RankDirty, ct)
             : await db.Set<AffiliateMonthStandingRow>().AnyAsync(s => s.RankDirty && s.Month == month, ct);
         if (!dirty) return 0;
-        var distinct = db.IsPostgres ? "IS DISTINCT FROM" : "IS NOT";
-        var key = month is null ? "r.affiliate_id = s.affiliate_id" : "r.affiliate_id = s.affiliate_id AND r.month = s.month";
-        var sql =
-            $"UPDATE {table} AS s SET stored_rank = r.place, ranked_score = r.eff, rank_computed_at = {{0}}, " +
-            $"rank_dirty = (CASE WHEN s.visible AND s.sales > 0 THEN s.score END) {distinct} r.eff " +
-            "FROM (SELECT affiliate_id" + (month is null ? "" : ", month") + ", CASE WHEN visible AND sales > 0 THEN score END AS eff, " +
-            "CASE WHEN visible AND sales > 0 THEN rank() OVER (PARTITION BY visible AND sales > 0 ORDER BY score DESC) END AS place " +
-            $"FROM {table}" + (month is null ? "" : " WHERE month = {1}") + ") AS r " +
-            $"WHERE {key}{inMonth} AND (s.rank_dirty OR s.stored_rank {distinct} r.place)";
-        return await db.Database.ExecuteSqlRawAsync(sql, month is null ? [db.Time(now)] : [db.Time(now), month.Value], ct);
+        string distinct = db.IsPostgres ? "IS DISTINCT FROM" : "IS NOT", same = db.IsPostgres ? "IS NOT DISTINCT FROM" : "IS";
+        const string eff = "CASE WHEN visible AND sales > 0 THEN score END";
+        var inMonth = month is null ? "" : " WHERE month = {1}";
+        var store =
+            "INSERT INTO affiliate_places AS p (month, affiliate_id, place, ranked_score, computed_at) " +
+            $"SELECT {(month is null ? "0" : "{1}")}, r.affiliate_id, r.place, r.eff, {{0}} " +
+            $"FROM (SELECT affiliate_id, {eff} AS eff, CASE WHEN visible AND sales > 0 THEN rank() OVER (PARTITION BY visible AND sales > 0 ORDER BY score DESC) END AS place " +
+            $"FROM {table}{inMonth}) AS r " +
+            // Rows never ranked need no place row.
+            $"WHERE r.eff IS NOT NULL OR EXISTS (SELECT 1 FROM affiliate_places x WHERE x.month = {(month is null ? "0" : "{1}")} AND x.affiliate_id = r.affiliate_id) " +
+            "ON CONFLICT (month, affiliate_id) DO UPDATE SET place = excluded.place, ranked_score = excluded.ranked_score, computed_at = excluded.computed_at " +
+            $"WHERE p.place {distinct} excluded.place OR p.ranked_score {distinct} excluded.ranked_score";
+        var clean =
+            $"UPDATE {table} AS s SET rank_dirty = FALSE WHERE s.rank_dirty{(month is null ? "" : " AND s.month = {1}")} " +
+            $"AND (CASE WHEN s.visible AND s.sales > 0 THEN s.score END) {same} " +
+            $"(SELECT q.ranked_score FROM affiliate_places q WHERE q.month = {(month is null ? "0" : "{1}")} AND q.affiliate_id = s.affiliate_id)";
+        object[] parameters = month is null ? [db.Time(now)] : [db.Time(now), month.Value];
+        var stored = await db.Database.ExecuteSqlRawAsync(store, parameters, ct);
+        await db.Database.ExecuteSqlRawAsync(clean, parameters, ct);
+        return stored;
     }
 
     /// <summary>
@@ -219,10 +245,10 @@ public static class AffiliateStandings
         {
             // The writers' order (customers, month customers, standings, month standings): they queue behind the rebuild.
             await db.Database.ExecuteSqlRawAsync(
-                "LOCK TABLE affiliate_customers, affiliate_month_customers, affiliate_standings, affiliate_month_standings IN EXCLUSIVE MODE", ct);
+                "LOCK TABLE affiliate_customers, affiliate_month_customers, affiliate_standings, affiliate_month_standings, affiliate_places IN EXCLUSIVE MODE", ct);
         }
         var sql =
-            "DELETE FROM affiliate_month_standings;\nDELETE FROM affiliate_standings;\nDELETE FROM affiliate_month_customers;\nDELETE FROM affiliate_customers;\n" +
+            "DELETE FROM affiliate_places;\nDELETE FROM affiliate_month_standings;\nDELETE FROM affiliate_standings;\nDELETE FROM affiliate_month_customers;\nDELETE FROM affiliate_customers;\n" +
             "INSERT INTO affiliate_customers (affiliate_id, buyer_id, settled_sales, counted_sales) " +
             $"SELECT affiliate_id, buyer_id, count(*), sum(CASE WHEN state IN {Uncounted} THEN 0 ELSE 1 END) FROM commissions GROUP BY affiliate_id, buyer_id;\n" +
             "INSERT INTO affiliate_month_customers (affiliate_id, month, buyer_id, counted_sales) " +

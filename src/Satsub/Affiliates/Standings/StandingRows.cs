@@ -5,8 +5,8 @@ namespace Satsub.Affiliates.Standings;
 
 /// <summary>
 /// One affiliate's precomputed standing (<c>affiliate_standings</c>): what a profile and the all-time leaderboard show,
-/// kept exact by the writers in the transaction of each change (see <see cref="AffiliateStandings"/>). The place is
-/// stored by the rank job; rows whose score or visibility changed since are <see cref="RankDirty"/>.
+/// kept exact by the writers in the transaction of each change (see <see cref="AffiliateStandings"/>). Places are
+/// stored by the rank job in <see cref="AffiliatePlaceRow"/>; rows changed since are <see cref="RankDirty"/>.
 /// </summary>
 public sealed class AffiliateStandingRow
 {
@@ -24,13 +24,8 @@ public sealed class AffiliateStandingRow
     public long Score { get; set; }
     /// <summary>Neither hidden from the leaderboard nor erased.</summary>
     public bool Visible { get; set; }
-    /// <summary>The place the rank job computed; null when not ranked (no sales, hidden, erased, or not ranked yet).</summary>
-    public int? StoredRank { get; set; }
-    /// <summary>The score (null: not ranked) the rank job counted for this row when it computed the stored places.</summary>
-    public long? RankedScore { get; set; }
-    /// <summary>Score or visibility changed since the rank job last saw this row.</summary>
+    /// <summary>Score or visibility may have changed since the rank job last stored places (<see cref="AffiliatePlaceRow"/>).</summary>
     public bool RankDirty { get; set; }
-    public DateTimeOffset? RankComputedAt { get; set; }
 }
 
 /// <summary>One affiliate's standing in one calendar month (UTC) of commissions (<c>affiliate_month_standings</c>).</summary>
@@ -44,10 +39,21 @@ public sealed class AffiliateMonthStandingRow
     public long ReferredSalesSats { get; set; }
     public long Score { get; set; }
     public bool Visible { get; set; }
-    public int? StoredRank { get; set; }
-    public long? RankedScore { get; set; }
     public bool RankDirty { get; set; }
-    public DateTimeOffset? RankComputedAt { get; set; }
+}
+
+/// <summary>
+/// A place the rank job stored (<c>affiliate_places</c>), apart from the standings so that storing places never
+/// locks a row the writers update: per period (<see cref="Month"/> 0: all time) and affiliate, the place and the score
+/// it was computed with (both null: not ranked).
+/// </summary>
+public sealed class AffiliatePlaceRow
+{
+    public int Month { get; set; }
+    public Guid AffiliateId { get; set; }
+    public int? Place { get; set; }
+    public long? RankedScore { get; set; }
+    public DateTimeOffset ComputedAt { get; set; }
 }
 
 /// <summary>Per affiliate and referred buyer: sales settled and still counted; makes "distinct customers" an exact counter.</summary>
@@ -91,6 +97,15 @@ internal sealed class AffiliateMonthStandingRowConfiguration : IEntityTypeConfig
         b.HasIndex(s => new { s.Month, s.Visible, s.Score, s.PayingCustomers, s.ReferredSalesSats, s.AffiliateId })
             .IsDescending(false, false, true, true, true, false);
         b.HasIndex(s => new { s.Month, s.Score }).HasFilter("rank_dirty").HasDatabaseName("ix_affiliate_month_standings_dirty");
+    }
+}
+
+internal sealed class AffiliatePlaceRowConfiguration : IEntityTypeConfiguration<AffiliatePlaceRow>
+{
+    public void Configure(EntityTypeBuilder<AffiliatePlaceRow> b)
+    {
+        b.ToTable("affiliate_places");
+        b.HasKey(p => new { p.Month, p.AffiliateId });
     }
 }
 

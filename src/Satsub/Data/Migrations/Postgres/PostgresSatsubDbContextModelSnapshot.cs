@@ -137,17 +137,9 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("paying_customers");
 
-                    b.Property<DateTimeOffset?>("RankComputedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("rank_computed_at");
-
                     b.Property<bool>("RankDirty")
                         .HasColumnType("boolean")
                         .HasColumnName("rank_dirty");
-
-                    b.Property<long?>("RankedScore")
-                        .HasColumnType("bigint")
-                        .HasColumnName("ranked_score");
 
                     b.Property<long>("ReferredSalesSats")
                         .HasColumnType("bigint")
@@ -160,10 +152,6 @@ namespace Satsub.Data.Migrations.Postgres
                     b.Property<long>("Score")
                         .HasColumnType("bigint")
                         .HasColumnName("score");
-
-                    b.Property<int?>("StoredRank")
-                        .HasColumnType("integer")
-                        .HasColumnName("stored_rank");
 
                     b.Property<bool>("Visible")
                         .HasColumnType("boolean")
@@ -183,6 +171,34 @@ namespace Satsub.Data.Migrations.Postgres
                     b.ToTable("affiliate_month_standings", (string)null);
                 });
 
+            modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliatePlaceRow", b =>
+                {
+                    b.Property<int>("Month")
+                        .HasColumnType("integer")
+                        .HasColumnName("month");
+
+                    b.Property<Guid>("AffiliateId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("affiliate_id");
+
+                    b.Property<DateTimeOffset>("ComputedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("computed_at");
+
+                    b.Property<int?>("Place")
+                        .HasColumnType("integer")
+                        .HasColumnName("place");
+
+                    b.Property<long?>("RankedScore")
+                        .HasColumnType("bigint")
+                        .HasColumnName("ranked_score");
+
+                    b.HasKey("Month", "AffiliateId")
+                        .HasName("pk_affiliate_places");
+
+                    b.ToTable("affiliate_places", (string)null);
+                });
+
             modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliateStandingRow", b =>
                 {
                     b.Property<Guid>("AffiliateId")
@@ -198,17 +214,9 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("paying_referrals");
 
-                    b.Property<DateTimeOffset?>("RankComputedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("rank_computed_at");
-
                     b.Property<bool>("RankDirty")
                         .HasColumnType("boolean")
                         .HasColumnName("rank_dirty");
-
-                    b.Property<long?>("RankedScore")
-                        .HasColumnType("bigint")
-                        .HasColumnName("ranked_score");
 
                     b.Property<long>("ReferredSalesSats")
                         .HasColumnType("bigint")
@@ -225,10 +233,6 @@ namespace Satsub.Data.Migrations.Postgres
                     b.Property<long>("Score")
                         .HasColumnType("bigint")
                         .HasColumnName("score");
-
-                    b.Property<int?>("StoredRank")
-                        .HasColumnType("integer")
-                        .HasColumnName("stored_rank");
 
                     b.Property<bool>("Visible")
                         .HasColumnType("boolean")

@@ -129,17 +129,9 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("paying_customers");
 
-                    b.Property<long?>("RankComputedAt")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("rank_computed_at");
-
                     b.Property<bool>("RankDirty")
                         .HasColumnType("INTEGER")
                         .HasColumnName("rank_dirty");
-
-                    b.Property<long?>("RankedScore")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("ranked_score");
 
                     b.Property<long>("ReferredSalesSats")
                         .HasColumnType("INTEGER")
@@ -152,10 +144,6 @@ namespace Satsub.Data.Migrations.Sqlite
                     b.Property<long>("Score")
                         .HasColumnType("INTEGER")
                         .HasColumnName("score");
-
-                    b.Property<int?>("StoredRank")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("stored_rank");
 
                     b.Property<bool>("Visible")
                         .HasColumnType("INTEGER")
@@ -175,6 +163,34 @@ namespace Satsub.Data.Migrations.Sqlite
                     b.ToTable("affiliate_month_standings", (string)null);
                 });
 
+            modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliatePlaceRow", b =>
+                {
+                    b.Property<int>("Month")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("month");
+
+                    b.Property<Guid>("AffiliateId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("affiliate_id");
+
+                    b.Property<long>("ComputedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("computed_at");
+
+                    b.Property<int?>("Place")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("place");
+
+                    b.Property<long?>("RankedScore")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ranked_score");
+
+                    b.HasKey("Month", "AffiliateId")
+                        .HasName("pk_affiliate_places");
+
+                    b.ToTable("affiliate_places", (string)null);
+                });
+
             modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliateStandingRow", b =>
                 {
                     b.Property<Guid>("AffiliateId")
@@ -190,17 +206,9 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("paying_referrals");
 
-                    b.Property<long?>("RankComputedAt")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("rank_computed_at");
-
                     b.Property<bool>("RankDirty")
                         .HasColumnType("INTEGER")
                         .HasColumnName("rank_dirty");
-
-                    b.Property<long?>("RankedScore")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("ranked_score");
 
                     b.Property<long>("ReferredSalesSats")
                         .HasColumnType("INTEGER")
@@ -217,10 +225,6 @@ namespace Satsub.Data.Migrations.Sqlite
                     b.Property<long>("Score")
                         .HasColumnType("INTEGER")
                         .HasColumnName("score");
-
-                    b.Property<int?>("StoredRank")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("stored_rank");
 
                     b.Property<bool>("Visible")
                         .HasColumnType("INTEGER")

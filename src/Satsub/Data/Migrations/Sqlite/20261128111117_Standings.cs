@@ -50,14 +50,26 @@ namespace Satsub.Data.Migrations.Sqlite
                     referred_sales_sats = table.Column<long>(type: "INTEGER", nullable: false),
                     score = table.Column<long>(type: "INTEGER", nullable: false),
                     visible = table.Column<bool>(type: "INTEGER", nullable: false),
-                    stored_rank = table.Column<int>(type: "INTEGER", nullable: true),
-                    ranked_score = table.Column<long>(type: "INTEGER", nullable: true),
-                    rank_dirty = table.Column<bool>(type: "INTEGER", nullable: false),
-                    rank_computed_at = table.Column<long>(type: "INTEGER", nullable: true)
+                    rank_dirty = table.Column<bool>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>
                 {
                     table.PrimaryKey("pk_affiliate_month_standings", x => new { x.affiliate_id, x.month });
+                });
+
+            migrationBuilder.CreateTable(
+                name: "affiliate_places",
+                columns: table => new
+                {
+                    month = table.Column<int>(type: "INTEGER", nullable: false),
+                    affiliate_id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    place = table.Column<int>(type: "INTEGER", nullable: true),
+                    ranked_score = table.Column<long>(type: "INTEGER", nullable: true),
+                    computed_at = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_affiliate_places", x => new { x.month, x.affiliate_id });
                 });
 
             migrationBuilder.CreateTable(
@@ -72,10 +84,7 @@ namespace Satsub.Data.Migrations.Sqlite
                     referred_sales_sats = table.Column<long>(type: "INTEGER", nullable: false),
                     score = table.Column<long>(type: "INTEGER", nullable: false),
                     visible = table.Column<bool>(type: "INTEGER", nullable: false),
-                    stored_rank = table.Column<int>(type: "INTEGER", nullable: true),
-                    ranked_score = table.Column<long>(type: "INTEGER", nullable: true),
-                    rank_dirty = table.Column<bool>(type: "INTEGER", nullable: false),
-                    rank_computed_at = table.Column<long>(type: "INTEGER", nullable: true)
+                    rank_dirty = table.Column<bool>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -118,6 +127,9 @@ namespace Satsub.Data.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "affiliate_month_standings");
+
+            migrationBuilder.DropTable(
+                name: "affiliate_places");
 
             migrationBuilder.DropTable(
                 name: "affiliate_standings");

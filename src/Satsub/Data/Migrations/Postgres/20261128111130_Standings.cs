@@ -50,14 +50,26 @@ namespace Satsub.Data.Migrations.Postgres
                     referred_sales_sats = table.Column<long>(type: "bigint", nullable: false),
                     score = table.Column<long>(type: "bigint", nullable: false),
                     visible = table.Column<bool>(type: "boolean", nullable: false),
-                    stored_rank = table.Column<int>(type: "integer", nullable: true),
-                    ranked_score = table.Column<long>(type: "bigint", nullable: true),
-                    rank_dirty = table.Column<bool>(type: "boolean", nullable: false),
-                    rank_computed_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                    rank_dirty = table.Column<bool>(type: "boolean", nullable: false)
                 },
                 constraints: table =>
                 {
                     table.PrimaryKey("pk_affiliate_month_standings", x => new { x.affiliate_id, x.month });
+                });
+
+            migrationBuilder.CreateTable(
+                name: "affiliate_places",
+                columns: table => new
+                {
+                    month = table.Column<int>(type: "integer", nullable: false),
+                    affiliate_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    place = table.Column<int>(type: "integer", nullable: true),
+                    ranked_score = table.Column<long>(type: "bigint", nullable: true),
+                    computed_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_affiliate_places", x => new { x.month, x.affiliate_id });
                 });
 
             migrationBuilder.CreateTable(
@@ -72,10 +84,7 @@ namespace Satsub.Data.Migrations.Postgres
                     referred_sales_sats = table.Column<long>(type: "bigint", nullable: false),
                     score = table.Column<long>(type: "bigint", nullable: false),
                     visible = table.Column<bool>(type: "boolean", nullable: false),
-                    stored_rank = table.Column<int>(type: "integer", nullable: true),
-                    ranked_score = table.Column<long>(type: "bigint", nullable: true),
-                    rank_dirty = table.Column<bool>(type: "boolean", nullable: false),
-                    rank_computed_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                    rank_dirty = table.Column<bool>(type: "boolean", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -118,6 +127,9 @@ namespace Satsub.Data.Migrations.Postgres
 
             migrationBuilder.DropTable(
                 name: "affiliate_month_standings");
+
+            migrationBuilder.DropTable(
+                name: "affiliate_places");
 
             migrationBuilder.DropTable(
                 name: "affiliate_standings");
