@@ -66,12 +66,14 @@ public sealed partial class UserRegistration(SatsubDbContext db, TimeProvider cl
             }, user.CreatedAt);
             try
             {
-                // The referrer's count of referred users moves in the same transaction as the registration.
-                await using (var tx = await db.Database.BeginTransactionAsync(ct))
+                // The referrer's count of referred users moves in the same transaction as the registration (the caller's,
+                // when there is one: the bot handles an update in one).
+                var own = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
+                await using (own)
                 {
                     await db.SaveChangesAsync(ct);
                     if (referrerId is { } referrer) await Affiliates.Standings.AffiliateStandings.OnReferralAsync(db, referrer, ct);
-                    await tx.CommitAsync(ct);
+                    if (own is not null) await own.CommitAsync(ct);
                 }
                 if (throttled is not null)
                     await ReferralVelocity.FlagAsync(db, affiliateOptions.Value, throttled.Id, throttled.ReferralCode, id, user.CreatedAt, ct);

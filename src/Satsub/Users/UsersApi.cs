@@ -208,10 +208,10 @@ public static class UsersApi
     /// </summary>
     public static async Task SaveAsync(SatsubDbContext db, User user, bool visibilityChanged, CancellationToken ct)
     {
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        await using var own = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
         await db.SaveChangesAsync(ct);
         if (visibilityChanged) await AffiliateStandings.OnVisibilityChangedAsync(db, user.Id, ct);
-        await tx.CommitAsync(ct);
+        if (own is not null) await own.CommitAsync(ct);
     }
 
     public static ProblemHttpResult UserNotFound() => ApiProblems.NotFound("user_not_found", "No such user.");
