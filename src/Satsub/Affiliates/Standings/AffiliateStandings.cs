@@ -272,6 +272,9 @@ public static class AffiliateStandings
         await RankAsync(db, null, now, ct);
         await RankAsync(db, MonthOf(now), now, ct);
         await tx.CommitAsync(ct);
+        // Fresh statistics: the planner must know that changed rows are few (the partial indexes) right away.
+        if (db.IsPostgres)
+            await db.Database.ExecuteSqlRawAsync("ANALYZE affiliate_standings, affiliate_month_standings, affiliate_places, affiliate_customers, affiliate_month_customers", ct);
     }
 
     /// <summary>
