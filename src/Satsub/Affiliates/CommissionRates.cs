@@ -1,7 +1,8 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Satsub.Affiliates.Rating;
+using Satsub.Affiliates.Standings;
 using Satsub.Data;
-using Satsub.Ledger;
 
 namespace Satsub.Affiliates;
 
@@ -14,9 +15,12 @@ public readonly record struct AffiliateStanding(int PayingCustomers, long Referr
 /// The rate a direct referrer earns on a sale: the base rate plus the bonus of the highest tier reached.
 /// Tiers count only paying referred customers and referred sales, never sign-ups.
 /// </summary>
-public sealed class CommissionRates(IOptions<AffiliateOptions> options)
+public sealed class CommissionRates(IOptions<AffiliateOptions> options, IOptions<RatingOptions> rating)
 {
     public bool HasTiers => options.Value.Tiers.Count > 0;
+
+    /// <summary>The rating's weights, which the standings' writers apply to the score in the same transaction.</summary>
+    public ScoreWeights Weights => ScoreWeights.From(rating.Value);
 
     public async Task<CommissionRate> ForAsync(SatsubDbContext db, Guid affiliateId, CancellationToken ct)
     {
@@ -26,12 +30,12 @@ public sealed class CommissionRates(IOptions<AffiliateOptions> options)
         return best is null ? new CommissionRate(o.BaseBps, null) : new CommissionRate(o.BaseBps + best.BonusBps, best.Name);
     }
 
+    /// <summary>From the precomputed standing (one key lookup), which the sale's own transaction already updated.</summary>
     public static async Task<AffiliateStanding> StandingAsync(SatsubDbContext db, Guid affiliateId, CancellationToken ct)
     {
-        var earned = db.Commissions.Where(c => c.AffiliateId == affiliateId && c.State != CommissionState.ClawedBack && c.State != CommissionState.Reversed);
-        var payingCustomers = await earned.Select(c => c.BuyerId).Distinct().CountAsync(ct);
-        var referredSales = await earned.SumAsync(c => (long?)c.SaleSats, ct) ?? 0;
-        return new AffiliateStanding(payingCustomers, referredSales);
+        var row = await db.Set<AffiliateStandingRow>().AsNoTracking().Where(s => s.AffiliateId == affiliateId)
+            .Select(s => new { s.PayingCustomers, s.ReferredSalesSats }).FirstOrDefaultAsync(ct);
+        return row is null ? default : new AffiliateStanding(row.PayingCustomers, row.ReferredSalesSats);
     }
 
     /// <summary>The highest-bonus tier reached, or null.</summary>

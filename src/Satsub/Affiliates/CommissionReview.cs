@@ -20,7 +20,7 @@ public sealed record ReviewedCommission(string CommissionId, string AffiliateId,
 /// <c>pending</c> until its hold ends) or <b>reverse</b> it (the sale stands; the commission goes to the owner). Each is
 /// a conditional update of the commission plus one posting with its own key, so deciding twice changes nothing.
 /// </summary>
-public sealed class CommissionReview(SatsubDbContext db, TimeProvider clock)
+public sealed class CommissionReview(SatsubDbContext db, TimeProvider clock, CommissionRates rates)
 {
     public async Task<Commission> ReleaseAsync(Guid id, CancellationToken ct)
     {
@@ -64,6 +64,8 @@ public sealed class CommissionReview(SatsubDbContext db, TimeProvider clock)
         {
             var claimed = await db.UpdateVersionedAsync(db.Commissions.Where(x => x.Id == id && x.State == CommissionState.HeldForReview),
                 s => s.SetProperty(x => x.State, CommissionState.Reversed), ct);
+            if (claimed > 0)
+                await Standings.AffiliateStandings.OnUncountedAsync(db, rates.Weights, c.AffiliateId, c.BuyerId, c.SaleSats, c.CreatedAt, ct);
             if (claimed > 0 && c.AmountSats > 0)
             {
                 LedgerBook.Post(db, $"review-reverse:{c.Id:D}", "commission_reverse", now,

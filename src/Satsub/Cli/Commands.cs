@@ -45,6 +45,7 @@ public static class Commands
         root.Subcommands.Add(ApiKeyCommand());
         root.Subcommands.Add(RefundCommand());
         root.Subcommands.Add(ExportCommand());
+        root.Subcommands.Add(Affiliates.Standings.StandingsModule.Command(WithServicesAsync));
         return root;
     }
 

@@ -44,6 +44,11 @@ public abstract class SatsubDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<Satsub.Telegram.TelegramSend> TelegramSends => Set<Satsub.Telegram.TelegramSend>();
     public DbSet<Satsub.Telegram.TelegramRateWindow> TelegramRateWindows => Set<Satsub.Telegram.TelegramRateWindow>();
     public DbSet<Satsub.Telegram.TelegramUser> TelegramUsers => Set<Satsub.Telegram.TelegramUser>();
+    public DbSet<Satsub.Affiliates.Standings.AffiliateStandingRow> AffiliateStandings => Set<Satsub.Affiliates.Standings.AffiliateStandingRow>();
+    public DbSet<Satsub.Affiliates.Standings.AffiliateMonthStandingRow> AffiliateMonthStandings => Set<Satsub.Affiliates.Standings.AffiliateMonthStandingRow>();
+    public DbSet<Satsub.Affiliates.Standings.AffiliatePlaceRow> AffiliatePlaces => Set<Satsub.Affiliates.Standings.AffiliatePlaceRow>();
+    public DbSet<Satsub.Affiliates.Standings.AffiliateCustomerRow> AffiliateCustomers => Set<Satsub.Affiliates.Standings.AffiliateCustomerRow>();
+    public DbSet<Satsub.Affiliates.Standings.AffiliateMonthCustomerRow> AffiliateMonthCustomers => Set<Satsub.Affiliates.Standings.AffiliateMonthCustomerRow>();
 
     public abstract bool IsPostgres { get; }
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Satsub.Affiliates;
 using Satsub.Affiliates.Rating;
+using Satsub.Affiliates.Standings;
 using Satsub.Api;
 using Satsub.ApiKeys;
 using Satsub.Bitcoin;
@@ -49,6 +50,7 @@ public static class SatsubApp
         if (!forCommandLine)
         {
             builder.AddDatabaseInitializer();
+            builder.AddAffiliateStandings();
             builder.Services.AddPaymentWorkers(builder.Configuration);
             builder.Services.AddHostedService<HoldReleaseWorker>();
             builder.Services.AddPayoutWorker();
@@ -140,6 +142,7 @@ public static class SatsubApp
         if (migrate) await DataModule.MigrateAsync(services, ct);
         await using var scope = services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<PlanCatalog>().ApplyConfigurationAsync(ct);
+        await Affiliates.Standings.StandingsStartup.RunAsync(services, ct);
     }
 }
 

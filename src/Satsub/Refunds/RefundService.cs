@@ -19,7 +19,7 @@ public sealed record RefundResult(Guid RefundId, Guid InvoiceId, Sats Amount, Sa
 /// future commissions; that case is flagged to the admin.
 /// </summary>
 public sealed class RefundService(SatsubDbContext db, TimeProvider clock, Microsoft.Extensions.Options.IOptions<Affiliates.AffiliateOptions> affiliateOptions,
-    ILogger<RefundService> logger)
+    ILogger<RefundService> logger, Microsoft.Extensions.Options.IOptions<Affiliates.Rating.RatingOptions> rating)
 {
     public async Task<RefundResult> RefundAsync(Guid invoiceId, string reason, CancellationToken ct)
     {
@@ -102,6 +102,12 @@ public sealed class RefundService(SatsubDbContext db, TimeProvider clock, Micros
 
         QueueAndFlag(invoice, wasReversed ? null : commission, clawback, subscription, expired, now);
         await db.SaveChangesAsync(ct);
+        // The sale no longer counts for the affiliate's standing (after the subscription's lock, in settlement's lock order).
+        if (commission is not null && !wasReversed)
+        {
+            await Affiliates.Standings.AffiliateStandings.OnUncountedAsync(db, Affiliates.Standings.ScoreWeights.From(rating.Value),
+                commission.AffiliateId, commission.BuyerId, commission.SaleSats, commission.CreatedAt, ct);
+        }
         if (clawback)
         {
             await AdminFlags.RaiseAsync(db, "commission_clawback", $"clawback:{invoiceId:D}", $"affiliate {commission!.AffiliateId:D}",

@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Satsub.Affiliates;
+using Satsub.Affiliates.Standings;
 using Satsub.Common;
 using Satsub.Data;
 using Satsub.Ledger;
@@ -199,6 +200,8 @@ public sealed class SettlementService(
         var identities = options.HoldSharedIdentity && referred.Count > 0 ? await FraudGuards.SharedIdentityCheck.LoadAsync(db, referred, ct) : null;
         var rateBefore = new Dictionary<Guid, CommissionRate>();
         var lastSale = new Dictionary<Guid, Guid>();
+        // Each affiliate's precomputed standing (counts, score) moves with its sales: upserts on that affiliate's own rows.
+        var standings = new List<(Guid AffiliateId, Guid BuyerId, long SaleSats)>();
 
         foreach (var invoice in claimedInvoices)
         {
@@ -211,7 +214,12 @@ public sealed class SettlementService(
             if (buyer.ReferrerId is { } referrerId)
             {
                 // A tier may be reached by this batch's earlier sale of the same affiliate: write those first so the rate sees them.
-                if (rates.HasTiers && lastSale.ContainsKey(referrerId)) await db.SaveChangesAsync(ct);
+                if (rates.HasTiers && lastSale.ContainsKey(referrerId))
+                {
+                    await AffiliateStandings.OnSalesAsync(db, rates.Weights, standings, now, ct);
+                    standings.Clear();
+                    await db.SaveChangesAsync(ct);
+                }
                 var current = await rates.ForAsync(db, referrerId, ct);
                 rateBefore.TryAdd(referrerId, current);
                 rate = current;
@@ -236,6 +244,7 @@ public sealed class SettlementService(
 
             if (buyer.ReferrerId is { } affiliateId)
             {
+                standings.Add((affiliateId, buyer.Id, split.Sale.Value));
                 db.Commissions.Add(new Commission
                 {
                     Id = Guid.CreateVersion7(now),
@@ -258,6 +267,7 @@ public sealed class SettlementService(
             QueueEffects(invoice, subscription, split, buyer.ReferrerId, renewal: subscription.StartsAt < from, now);
             sales[invoice.Id] = new Sale(invoice, subscription, buyer, rate, split, posting, from, to, reviewReason);
         }
+        await AffiliateStandings.OnSalesAsync(db, rates.Weights, standings, now, ct);
         await db.SaveChangesAsync(ct);
 
         foreach (var sale in sales.Values.Where(s => s.ReviewReason is not null))

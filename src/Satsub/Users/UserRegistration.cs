@@ -66,7 +66,15 @@ public sealed partial class UserRegistration(SatsubDbContext db, TimeProvider cl
             }, user.CreatedAt);
             try
             {
-                await db.SaveChangesAsync(ct);
+                // The referrer's count of referred users moves in the same transaction as the registration (the caller's,
+                // when there is one: the bot handles an update in one).
+                var own = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
+                await using (own)
+                {
+                    await db.SaveChangesAsync(ct);
+                    if (referrerId is { } referrer) await Affiliates.Standings.AffiliateStandings.OnReferralAsync(db, referrer, ct);
+                    if (own is not null) await own.CommitAsync(ct);
+                }
                 if (throttled is not null)
                     await ReferralVelocity.FlagAsync(db, affiliateOptions.Value, throttled.Id, throttled.ReferralCode, id, user.CreatedAt, ct);
                 return (user, true);

@@ -7,6 +7,7 @@ using Microsoft.EntityFrameworkCore;
 using Satsub.Admin;
 using Satsub.Affiliates;
 using Satsub.Affiliates.Rating;
+using Satsub.Affiliates.Standings;
 using Satsub.Api;
 using Satsub.Api.Idempotency;
 using Satsub.Data;
@@ -187,7 +188,7 @@ public static class UsersApi
         if (user.ErasedAt is null)
         {
             user.Erase(clock.GetUtcNow());
-            await db.SaveChangesAsync(ct);
+            await SaveAsync(db, user, visibilityChanged: true, ct);
             await audit.RecordAsync(http, "user.erase", Id(user.Id));
         }
         return TypedResults.NoContent();
@@ -199,6 +200,18 @@ public static class UsersApi
         if (userId is null || userId.Length > 64 || !Guid.TryParse(userId, out var id)) return null;
         var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == id && u.ErasedAt == null, ct);
         return user is not null && caller.CanAccess(user.Platform) ? user : null;
+    }
+
+    /// <summary>
+    /// Saves changes to a tracked user; when they were hidden, shown again or erased, their affiliate standing follows in
+    /// the same transaction.
+    /// </summary>
+    public static async Task SaveAsync(SatsubDbContext db, User user, bool visibilityChanged, CancellationToken ct)
+    {
+        await using var own = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
+        await db.SaveChangesAsync(ct);
+        if (visibilityChanged) await AffiliateStandings.OnVisibilityChangedAsync(db, user.Id, ct);
+        if (own is not null) await own.CommitAsync(ct);
     }
 
     public static ProblemHttpResult UserNotFound() => ApiProblems.NotFound("user_not_found", "No such user.");
@@ -217,18 +230,18 @@ public static class UsersApi
 
         var user = await db.Users.SingleAsync(u => u.Id == visible.Id, ct);
         if (body.DisplayName is not null) user.DisplayName = displayName;
-        if (body.HiddenFromLeaderboard is { } hidden) user.HiddenFromLeaderboard = hidden;
-        await db.SaveChangesAsync(ct);
+        var visibilityChanged = body.HiddenFromLeaderboard is { } hidden && hidden != user.HiddenFromLeaderboard;
+        if (body.HiddenFromLeaderboard is { } hide) user.HiddenFromLeaderboard = hide;
+        await SaveAsync(db, user, visibilityChanged, ct);
         return TypedResults.Ok(await ProfileAsync(db, user, links, clock, affiliate, request, ct));
     }
 
     private static async Task<UserProfile> ProfileAsync(SatsubDbContext db, User user, ReferralLinks links, TimeProvider clock, AffiliateProfile affiliate,
         HttpRequest request, CancellationToken ct)
     {
-        var balance = await LedgerBook.AffiliateBalanceAsync(db, user.Id, ct);
-        var referred = await db.Users.CountAsync(u => u.ReferrerId == user.Id, ct);
-        var paying = await db.Users.CountAsync(u => u.ReferrerId == user.Id
-            && db.Invoices.Any(i => i.UserId == u.Id && i.Status == InvoiceStatus.Settled), ct);
+        // Balances, referral counts, tier inputs and place in one query (counts and place precomputed, never scanned).
+        var standing = await AffiliateStandings.ProfileAsync(db, user.Id, ct);
+        var balance = standing.Balance;
         var now = clock.GetUtcNow();
         var active = await db.Subscriptions.AsNoTracking()
             .Where(s => s.UserId == user.Id && s.Status == SubscriptionStatus.Active && s.ExpiresAt > now)
@@ -239,10 +252,10 @@ public static class UsersApi
             user.ReferralCode, links.For(user.ReferralCode, request), user.CreatedAt,
             new BalanceView(balance.Pending.Value, balance.Available.Value, balance.Paid.Value),
             balance.Earned.Value,
-            new ReferralCounts(referred, paying),
+            new ReferralCounts(standing.ReferredUsers, standing.PayingReferrals),
             active.Select(s => new ActiveSubscription(Id(s.Id), s.PlanCode, EnumNames.ToSnake(s.Status), s.StartsAt, s.ExpiresAt)).ToList(),
-            await affiliate.TierAsync(user.Id, ct),
-            await affiliate.RankAsync(user, ct),
+            affiliate.Tier(new AffiliateStanding(standing.PayingCustomers, standing.ReferredSalesSats)),
+            user.HiddenFromLeaderboard ? null : standing.Rank,
             user.DisplayName,
             user.HiddenFromLeaderboard);
     }

@@ -1,7 +1,5 @@
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
+using Satsub.Affiliates.Standings;
 using Satsub.Data;
-using Satsub.Ledger;
 
 namespace Satsub.Affiliates.Rating;
 
@@ -16,36 +14,23 @@ public sealed record Standing(Guid AffiliateId, int Rank, string DisplayName, lo
 
 /// <summary>
 /// The rating: <c>score = PayingCustomers·customers + ReferredSalesPer100kSats·⌊sales·/100k⌋ + Renewals·renewals</c>,
-/// over the commissions of the period that were not clawed back — sales, so never sign-ups — and only for an
+/// over the commissions of the period that were not clawed back or reversed — sales, so never sign-ups — and only for an
 /// affiliate's direct referrals (a commission row exists for the direct referrer alone). Users who hide
-/// themselves and erased users are left out. Computed by one grouped query per call; a precomputed table can
-/// replace it when the number of affiliates makes that worthwhile.
+/// themselves and erased users are left out. Read from the precomputed standings (<see cref="AffiliateStandings"/>):
+/// the top N is an index read, one affiliate's place a stored place plus the rows changed since the rank job ran.
 /// </summary>
-public sealed class Leaderboard(SatsubDbContext db, IOptions<RatingOptions> options, TimeProvider clock)
+public sealed class Leaderboard(SatsubDbContext db, TimeProvider clock)
 {
-    private sealed class Row
-    {
-        public Guid AffiliateId { get; init; }
-        public int Sales { get; init; }
-        public int PayingCustomers { get; init; }
-        public long ReferredSalesSats { get; init; }
-        public long Score { get; init; }
-    }
-
     /// <summary>The first <paramref name="limit"/> places.</summary>
     public async Task<IReadOnlyList<Standing>> TopAsync(LeaderboardPeriod period, int limit, CancellationToken ct)
     {
-        var rows = await Rows(period)
-            .OrderByDescending(r => r.Score).ThenByDescending(r => r.PayingCustomers).ThenByDescending(r => r.ReferredSalesSats).ThenBy(r => r.AffiliateId)
-            .Take(limit)
-            .ToListAsync(ct);
-        var names = await NamesAsync(rows.Select(r => r.AffiliateId).ToList(), ct);
+        var rows = await AffiliateStandings.TopAsync(db, Month(period), limit, ct);
         var result = new List<Standing>(rows.Count);
         for (var i = 0; i < rows.Count; i++)
         {
             // Sorted by score first, so a tie's rank is the place of the first row with that score.
             var rank = i > 0 && rows[i].Score == rows[i - 1].Score ? result[i - 1].Rank : i + 1;
-            result.Add(ToStanding(rows[i], rank, names));
+            result.Add(ToStanding(rows[i], rank));
         }
         return result;
     }
@@ -53,10 +38,8 @@ public sealed class Leaderboard(SatsubDbContext db, IOptions<RatingOptions> opti
     /// <summary>One affiliate's place, or null when they have no sales in the period or are hidden.</summary>
     public async Task<Standing?> OfAsync(Guid affiliateId, LeaderboardPeriod period, CancellationToken ct)
     {
-        var row = await Rows(period).Where(r => r.AffiliateId == affiliateId).SingleOrDefaultAsync(ct);
-        if (row is null) return null;
-        var higher = await Rows(period).CountAsync(r => r.Score > row.Score, ct);
-        return ToStanding(row, higher + 1, await NamesAsync([affiliateId], ct));
+        var row = await AffiliateStandings.OfAsync(db, affiliateId, Month(period), ct);
+        return row?.Rank is { } rank ? ToStanding(row, (int)rank) : null;
     }
 
     /// <summary>The period's bounds: the current calendar month in UTC, or everything.</summary>
@@ -68,39 +51,10 @@ public sealed class Leaderboard(SatsubDbContext db, IOptions<RatingOptions> opti
         return (from, from.AddMonths(1));
     }
 
-    private IQueryable<Row> Rows(LeaderboardPeriod period)
-    {
-        long perCustomer = options.Value.PayingCustomers, per100k = options.Value.ReferredSalesPer100kSats, perRenewal = options.Value.Renewals;
-        var sales = db.Commissions.AsNoTracking().Where(c => c.State != CommissionState.ClawedBack && c.State != CommissionState.Reversed);
-        if (Bounds(period) is var (from, to)) sales = sales.Where(c => c.CreatedAt >= from && c.CreatedAt < to);
-        sales = sales.Where(c => db.Users.Any(u => u.Id == c.AffiliateId && !u.HiddenFromLeaderboard && u.ErasedAt == null));
-        return sales
-            .GroupBy(c => c.AffiliateId)
-            .Select(g => new
-            {
-                AffiliateId = g.Key,
-                Sales = g.Count(),
-                PayingCustomers = g.Select(c => c.BuyerId).Distinct().Count(),
-                ReferredSalesSats = g.Sum(c => c.SaleSats),
-            })
-            .Select(r => new Row
-            {
-                AffiliateId = r.AffiliateId,
-                Sales = r.Sales,
-                PayingCustomers = r.PayingCustomers,
-                ReferredSalesSats = r.ReferredSalesSats,
-                Score = r.PayingCustomers * perCustomer + r.ReferredSalesSats / 100_000 * per100k + (r.Sales - r.PayingCustomers) * perRenewal,
-            });
-    }
+    private int? Month(LeaderboardPeriod period) => period == LeaderboardPeriod.All ? null : AffiliateStandings.MonthOf(clock.GetUtcNow());
 
-    private async Task<Dictionary<Guid, string?>> NamesAsync(List<Guid> ids, CancellationToken ct) =>
-        ids.Count == 0
-            ? []
-            : await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.DisplayName, ct);
-
-    private static Standing ToStanding(Row r, int rank, Dictionary<Guid, string?> names) =>
-        new(r.AffiliateId, rank, DisplayName(r.AffiliateId, names.GetValueOrDefault(r.AffiliateId)), r.Score, r.PayingCustomers,
-            r.ReferredSalesSats, r.Sales - r.PayingCustomers);
+    private static Standing ToStanding(AffiliateStandings.BoardRow r, int rank) =>
+        new(r.AffiliateId, rank, DisplayName(r.AffiliateId, r.DisplayName), r.Score, r.PayingCustomers, r.ReferredSalesSats, r.Sales - r.PayingCustomers);
 
     /// <summary>The chosen display name, or the stable pseudonym: never the username.</summary>
     public static string DisplayName(Guid userId, string? chosen) => chosen ?? Pseudonyms.Affiliate(userId);

@@ -75,6 +75,183 @@ namespace Satsub.Data.Migrations.Postgres
                     b.ToTable("audit_log", (string)null);
                 });
 
+            modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliateCustomerRow", b =>
+                {
+                    b.Property<Guid>("AffiliateId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("affiliate_id");
+
+                    b.Property<Guid>("BuyerId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("buyer_id");
+
+                    b.Property<int>("CountedSales")
+                        .HasColumnType("integer")
+                        .HasColumnName("counted_sales");
+
+                    b.Property<int>("SettledSales")
+                        .HasColumnType("integer")
+                        .HasColumnName("settled_sales");
+
+                    b.HasKey("AffiliateId", "BuyerId")
+                        .HasName("pk_affiliate_customers");
+
+                    b.ToTable("affiliate_customers", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliateMonthCustomerRow", b =>
+                {
+                    b.Property<Guid>("AffiliateId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("affiliate_id");
+
+                    b.Property<int>("Month")
+                        .HasColumnType("integer")
+                        .HasColumnName("month");
+
+                    b.Property<Guid>("BuyerId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("buyer_id");
+
+                    b.Property<int>("CountedSales")
+                        .HasColumnType("integer")
+                        .HasColumnName("counted_sales");
+
+                    b.HasKey("AffiliateId", "Month", "BuyerId")
+                        .HasName("pk_affiliate_month_customers");
+
+                    b.ToTable("affiliate_month_customers", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliateMonthStandingRow", b =>
+                {
+                    b.Property<Guid>("AffiliateId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("affiliate_id");
+
+                    b.Property<int>("Month")
+                        .HasColumnType("integer")
+                        .HasColumnName("month");
+
+                    b.Property<int>("PayingCustomers")
+                        .HasColumnType("integer")
+                        .HasColumnName("paying_customers");
+
+                    b.Property<bool>("RankDirty")
+                        .HasColumnType("boolean")
+                        .HasColumnName("rank_dirty");
+
+                    b.Property<long>("ReferredSalesSats")
+                        .HasColumnType("bigint")
+                        .HasColumnName("referred_sales_sats");
+
+                    b.Property<int>("Sales")
+                        .HasColumnType("integer")
+                        .HasColumnName("sales");
+
+                    b.Property<long>("Score")
+                        .HasColumnType("bigint")
+                        .HasColumnName("score");
+
+                    b.Property<bool>("Visible")
+                        .HasColumnType("boolean")
+                        .HasColumnName("visible");
+
+                    b.HasKey("AffiliateId", "Month")
+                        .HasName("pk_affiliate_month_standings");
+
+                    b.HasIndex("Month", "Score")
+                        .HasDatabaseName("ix_affiliate_month_standings_dirty")
+                        .HasFilter("rank_dirty");
+
+                    b.HasIndex("Month", "Visible", "Score", "PayingCustomers", "ReferredSalesSats", "AffiliateId")
+                        .IsDescending(false, false, true, true, true, false)
+                        .HasDatabaseName("ix_affiliate_month_standings_month_visible_score_paying_custom");
+
+                    b.ToTable("affiliate_month_standings", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliatePlaceRow", b =>
+                {
+                    b.Property<int>("Month")
+                        .HasColumnType("integer")
+                        .HasColumnName("month");
+
+                    b.Property<Guid>("AffiliateId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("affiliate_id");
+
+                    b.Property<DateTimeOffset>("ComputedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("computed_at");
+
+                    b.Property<int?>("Place")
+                        .HasColumnType("integer")
+                        .HasColumnName("place");
+
+                    b.Property<long?>("RankedScore")
+                        .HasColumnType("bigint")
+                        .HasColumnName("ranked_score");
+
+                    b.HasKey("Month", "AffiliateId")
+                        .HasName("pk_affiliate_places");
+
+                    b.ToTable("affiliate_places", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliateStandingRow", b =>
+                {
+                    b.Property<Guid>("AffiliateId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("affiliate_id");
+
+                    b.Property<int>("PayingCustomers")
+                        .HasColumnType("integer")
+                        .HasColumnName("paying_customers");
+
+                    b.Property<int>("PayingReferrals")
+                        .HasColumnType("integer")
+                        .HasColumnName("paying_referrals");
+
+                    b.Property<bool>("RankDirty")
+                        .HasColumnType("boolean")
+                        .HasColumnName("rank_dirty");
+
+                    b.Property<long>("ReferredSalesSats")
+                        .HasColumnType("bigint")
+                        .HasColumnName("referred_sales_sats");
+
+                    b.Property<int>("ReferredUsers")
+                        .HasColumnType("integer")
+                        .HasColumnName("referred_users");
+
+                    b.Property<int>("Sales")
+                        .HasColumnType("integer")
+                        .HasColumnName("sales");
+
+                    b.Property<long>("Score")
+                        .HasColumnType("bigint")
+                        .HasColumnName("score");
+
+                    b.Property<bool>("Visible")
+                        .HasColumnType("boolean")
+                        .HasColumnName("visible");
+
+                    b.HasKey("AffiliateId")
+                        .HasName("pk_affiliate_standings");
+
+                    b.HasIndex("Score")
+                        .HasDatabaseName("ix_affiliate_standings_dirty")
+                        .HasFilter("rank_dirty");
+
+                    b.HasIndex("Visible", "Score", "PayingCustomers", "ReferredSalesSats", "AffiliateId")
+                        .IsDescending(false, true, true, true, false)
+                        .HasDatabaseName("ix_affiliate_standings_visible_score_paying_customers_referred");
+
+                    b.ToTable("affiliate_standings", (string)null);
+                });
+
             modelBuilder.Entity("Satsub.Api.Idempotency.IdempotencyRecord", b =>
                 {
                     b.Property<long>("Id")
