@@ -109,7 +109,7 @@ namespace Satsub.Bench
             var settings = new Dictionary<string, string>
             {
                 ["Database:Provider"] = "postgres",
-                ["ConnectionStrings:Satsub"] = Db(BenchDatabase) + ";Maximum Pool Size=200",
+                ["ConnectionStrings:Satsub"] = Db(BenchDatabase) + ";Maximum Pool Size=200" + Environment.GetEnvironmentVariable("SATSUB_BENCH_EXTRA_CONN"),
                 ["Payments:Provider"] = "btcpay",
                 ["Payments:BtcPay:Url"] = standIn.BaseUrl,
                 ["Payments:BtcPay:ApiKey"] = BtcPayStandIn.ApiKey,
