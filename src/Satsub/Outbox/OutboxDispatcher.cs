@@ -67,7 +67,9 @@ public sealed class OutboxDispatcher(SatsubDbContext db, IEnumerable<IOutboxCons
             }
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
-            logger.LogDebug("{Count} outbox messages dispatched", messages.Count);
+            // One line per message (operators and the two-instance test follow a message by its id).
+            if (logger.IsEnabled(LogLevel.Debug))
+                foreach (var message in messages) logger.LogDebug("Outbox message {MessageId} ({Type}) dispatched", message.Id, message.Type);
             return (messages.Count, messages.Count);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
