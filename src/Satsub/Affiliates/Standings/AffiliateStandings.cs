@@ -252,8 +252,12 @@ public static class AffiliateStandings
     /// Rebuilds every standing from the source tables (commissions, users) with a few set-based statements in one
     /// transaction, then stores the places of all time and of <paramref name="now"/>'s month. Writers wait meanwhile.
     /// </summary>
+    /// <summary>How long a set-based rebuild or rescore may run: minutes on millions of commissions, not the 30 s of a request.</summary>
+    internal static readonly TimeSpan BulkCommandTimeout = TimeSpan.FromMinutes(30);
+
     public static async Task RebuildAsync(SatsubDbContext db, ScoreWeights w, DateTimeOffset now, CancellationToken ct)
     {
+        db.Database.SetCommandTimeout(BulkCommandTimeout);
         var monthOf = db.IsPostgres
             ? "(EXTRACT(YEAR FROM created_at AT TIME ZONE 'UTC') * 100 + EXTRACT(MONTH FROM created_at AT TIME ZONE 'UTC'))::integer"
             : "CAST(strftime('%Y%m', created_at / 1000000, 'unixepoch') AS INTEGER)";
@@ -302,6 +306,7 @@ public static class AffiliateStandings
     /// </summary>
     public static async Task<int> RescoreAsync(SatsubDbContext db, ScoreWeights w, CancellationToken ct)
     {
+        db.Database.SetCommandTimeout(BulkCommandTimeout);
         const string formula = "paying_customers * {0} + referred_sales_sats / 100000 * {1} + (sales - paying_customers) * {2}";
         var changed = 0;
         foreach (var table in new[] { "affiliate_standings", "affiliate_month_standings" })
