@@ -160,12 +160,29 @@ internal sealed class DatabaseInitializer(
             logger.LogInformation("The Telegram bot is off: set Telegram:BotToken (environment variable Telegram__BotToken) to turn it on.");
     }
 
-    // The host may stop more than once (StopApplication, then the end of RunAsync): nothing is disposed here.
+    private int disposed;
+
+    // The host may stop more than once, even after the services were disposed (a signal, then the end of RunAsync):
+    // a second stop must not throw, or `satsub serve` ends on an unhandled exception instead of exiting cleanly.
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await stopping.CancelAsync();
+        if (Volatile.Read(ref disposed) == 0)
+        {
+            try
+            {
+                await stopping.CancelAsync();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed between the check and the cancel: already stopped.
+            }
+        }
         if (work is not null) await work.WaitAsync(cancellationToken);
     }
 
-    public void Dispose() => stopping.Dispose();
+    public void Dispose()
+    {
+        Interlocked.Exchange(ref disposed, 1);
+        stopping.Dispose();
+    }
 }
