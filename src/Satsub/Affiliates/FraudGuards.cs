@@ -19,20 +19,11 @@ public static class FraudGuards
     public const string ReferralVelocityFlag = "referral_velocity";
 
     /// <summary>
-    /// Why the commission on this sale should wait for the admin, or null: buyer and referrer share a Telegram id
-    /// (the same external id, one of them on Telegram), a payout destination (saved or paid to), or a paying wallet.
-    /// The payment providers name no payer (Lightning hides the payer; BTCPay, BitPay and OpenNode report the
-    /// receiving address, not the sender's), so the buyer's wallet Satsub knows is the refund address given at purchase.
-    /// </summary>
-    public static async Task<string?> SharedIdentityAsync(SatsubDbContext db, User buyer, Guid referrerId, Invoice invoice, CancellationToken ct)
-    {
-        var people = await SharedIdentityCheck.LoadAsync(db, [(buyer, referrerId)], ct);
-        return await people.ReasonAsync(db, buyer, referrerId, invoice, ct);
-    }
-
-    /// <summary>
-    /// The people of several sales loaded at once (two queries whatever the number of sales), so settling a batch
-    /// does not ask the database four times per sale.
+    /// Why the commission on a sale should wait for the admin: buyer and referrer share a Telegram id (the same
+    /// external id, one of them on Telegram), a payout destination (saved or paid to), or a paying wallet. The payment
+    /// providers name no payer (Lightning hides the payer; BTCPay, BitPay and OpenNode report the receiving address,
+    /// not the sender's), so the buyer's wallet Satsub knows is the refund address given at purchase. The people of a
+    /// batch of sales are loaded at once (two queries whatever the number of sales).
     /// </summary>
     public sealed class SharedIdentityCheck
     {

@@ -98,7 +98,7 @@ public sealed class SettlementService(
         }
     }
 
-    private sealed record Sale(Invoice Invoice, Subscription Subscription, User Buyer, CommissionRate? Rate, SaleSplit Split, LedgerPosting Posting,
+    private sealed record Sale(Invoice Invoice, Subscription Subscription, User Buyer, SaleSplit Split, LedgerPosting Posting,
         DateTimeOffset From, DateTimeOffset To, string? ReviewReason);
 
     private async Task<IReadOnlyList<SettlementOutcome>> SettleBatchOnceAsync(IReadOnlyList<SettlementRequest> requests,
@@ -265,7 +265,7 @@ public sealed class SettlementService(
             }
 
             QueueEffects(invoice, subscription, split, buyer.ReferrerId, renewal: subscription.StartsAt < from, now);
-            sales[invoice.Id] = new Sale(invoice, subscription, buyer, rate, split, posting, from, to, reviewReason);
+            sales[invoice.Id] = new Sale(invoice, subscription, buyer, split, posting, from, to, reviewReason);
         }
         await AffiliateStandings.OnSalesAsync(db, rates.Weights, standings, now, ct);
         await db.SaveChangesAsync(ct);
