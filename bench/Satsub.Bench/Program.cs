@@ -249,7 +249,8 @@ namespace Satsub.Bench
         {
             var rates = new Dictionary<int, double>();
             var p99 = new Dictionary<int, double>();
-            TimeSpan benchCpu = TimeSpan.Zero, serverCpu = TimeSpan.Zero, machineCpu = TimeSpan.Zero;
+            TimeSpan benchCpu = TimeSpan.Zero, serverCpu = TimeSpan.Zero, machineCpu = TimeSpan.Zero, postgresCpu = TimeSpan.Zero;
+            var settledCount = 0;
             await using var db = new NpgsqlConnection(Db(BenchDatabase));
             await db.OpenAsync(ct);
             if (o.Warmup > 0)
@@ -272,6 +273,7 @@ namespace Satsub.Bench
                 var chunk = invoices.Skip(o.Warmup + l * o.PerLevel).Take(o.PerLevel).ToList();
                 Step($"settlement at concurrency {level}: {chunk.Count} signed BTCPay webhooks");
                 var sentAt = new System.Collections.Concurrent.ConcurrentDictionary<string, DateTime>();
+                await using var postgres = new BackendCpuSampler(BenchDatabase);
                 var (bench0, server0, machine0) = (ProcStats.SelfCpuTime(), server.CpuTime(), ProcStats.MachineBusy());
                 var first = DateTime.UtcNow;
                 var webhooks = await Load.ClosedLoopAsync(level, chunk, async id =>
@@ -283,6 +285,9 @@ namespace Satsub.Bench
                 });
                 var settled = await WaitSettledAsync(db, chunk, TimeSpan.FromSeconds(60 + chunk.Count / 5.0), ct);
                 var (bench1, server1, machine1) = (ProcStats.SelfCpuTime(), server.CpuTime(), ProcStats.MachineBusy());
+                var levelPostgres = await postgres.StopAsync();
+                postgresCpu += levelPostgres;
+                settledCount += chunk.Count;
                 benchCpu += bench1 - bench0;
                 serverCpu += server1 - server0;
                 machineCpu += machine1 - machine0;
@@ -295,12 +300,14 @@ namespace Satsub.Bench
                 p99[level] = e2e.Percentile(99);
                 Figure($"settle c={level}", $"{rate:0.0} settlements/s; webhook answer {webhooks.Summary()}; " +
                        $"webhook→settled {e2e.Summary()}; CPU s: bench {(bench1 - bench0).TotalSeconds:0.0}, server {(server1 - server0).TotalSeconds:0.0}, " +
+                       $"its PostgreSQL backends {levelPostgres.TotalSeconds:0.0}, " +
                        $"whole machine {(machine1 - machine0).TotalSeconds:0.0} over {(end - first).TotalSeconds:0.0} s wall");
                 if (webhooks.Errors > 0) throw new BenchFailure($"{webhooks.Errors} webhooks were not answered 200 at concurrency {level}");
             }
             var share = machineCpu > TimeSpan.Zero ? benchCpu / machineCpu : double.NaN;
             Figure("settlement CPU", $"bench (load generator + BTCPay stand-in) {benchCpu.TotalSeconds:0.0} s, satsub {serverCpu.TotalSeconds:0.0} s, " +
-                   $"whole machine {machineCpu.TotalSeconds:0.0} s (PostgreSQL and the other tenants of the machine are the rest); bench share {share:0.00}");
+                   $"its PostgreSQL backends {postgresCpu.TotalSeconds:0.0} s, whole machine {machineCpu.TotalSeconds:0.0} s (the other tenants of the machine are the rest); bench share {share:0.00}");
+            Figure("CPU per settlement", $"satsub {serverCpu.TotalMilliseconds / settledCount:0.00} ms + PostgreSQL {postgresCpu.TotalMilliseconds / settledCount:0.00} ms");
             return new SettleResults(rates, p99, share);
         }
 
@@ -419,12 +426,16 @@ namespace Satsub.Bench
             {
                 var c = level.ToString(CultureInfo.InvariantCulture);
                 var machine0 = ProcStats.MachineBusy();
+                await using var postgres = new BackendCpuSampler(PgbenchDatabase);
                 var output = await PgbenchRunAsync(builder, ct, "-c", c, "-j", c, "-T", o.PgbenchSeconds.ToString(CultureInfo.InvariantCulture), PgbenchDatabase);
                 // No tps line when not one transaction finished in the time (a saturated machine).
                 var tpsLine = output.Split('\n').FirstOrDefault(x => x.StartsWith("tps = ", StringComparison.Ordinal));
                 var tps = tpsLine is null ? 0 : double.Parse(tpsLine["tps = ".Length..].Split(' ')[0], CultureInfo.InvariantCulture);
                 result[level] = tps;
-                Figure($"pgbench c={level}", $"{tps:0.0} tps (TPC-B, scale {scale}, -j {level}, {o.PgbenchSeconds} s; whole machine CPU {(ProcStats.MachineBusy() - machine0).TotalSeconds:0.0} s)");
+                var postgresCpu = await postgres.StopAsync();
+                var transactions = tps * o.PgbenchSeconds;
+                Figure($"pgbench c={level}", $"{tps:0.0} tps (TPC-B, scale {scale}, -j {level}, {o.PgbenchSeconds} s; whole machine CPU {(ProcStats.MachineBusy() - machine0).TotalSeconds:0.0} s; " +
+                       $"PostgreSQL {(transactions > 0 ? postgresCpu.TotalMilliseconds / transactions : double.NaN):0.00} ms per transaction)");
             }
             await using var admin = new NpgsqlConnection(Db("postgres"));
             await admin.OpenAsync(ct);

@@ -127,6 +127,31 @@ internal static class ProcStats
 
     public static TimeSpan SelfCpuTime() => Process.GetCurrentProcess().TotalProcessorTime;
 
+    /// <summary>The PostgreSQL backends serving <paramref name="database"/> now, by pid, with their CPU time (their process
+    /// title names the database: "postgres: 15/main: user database host(port) state").</summary>
+    public static Dictionary<int, TimeSpan> Backends(string database)
+    {
+        var found = new Dictionary<int, TimeSpan>();
+        var marker = " " + database + " ";
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            var name = Path.GetFileName(dir);
+            if (name.Length == 0 || !char.IsAsciiDigit(name[0])) continue;
+            try
+            {
+                var title = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                if (title.StartsWith("postgres:", StringComparison.Ordinal) && title.Contains(marker, StringComparison.Ordinal))
+                {
+                    var pid = int.Parse(name, CultureInfo.InvariantCulture);
+                    found[pid] = CpuTime(pid);
+                }
+            }
+            catch (IOException) { } // exited meanwhile
+            catch (UnauthorizedAccessException) { }
+        }
+        return found;
+    }
+
     /// <summary>The whole machine's busy CPU time (every core, every process) from /proc/stat.</summary>
     public static TimeSpan MachineBusy()
     {
@@ -146,5 +171,56 @@ internal static class ProcStats
             return long.Parse(value, CultureInfo.InvariantCulture);
         }
         return 0;
+    }
+}
+
+/// <summary>
+/// The CPU time PostgreSQL spent for one database over an interval: its backends are read every 100 ms; a backend
+/// there at the start counts from its time then, a later one from zero. A backend's last 100 ms before it exits are
+/// missed, so the figure is a slight lower bound.
+/// </summary>
+internal sealed class BackendCpuSampler : IAsyncDisposable
+{
+    private readonly string database;
+    private readonly Dictionary<int, TimeSpan> first;
+    private readonly Dictionary<int, TimeSpan> last = new();
+    private readonly CancellationTokenSource stop = new();
+    private readonly Task loop;
+
+    public BackendCpuSampler(string database)
+    {
+        this.database = database;
+        first = ProcStats.Backends(database);
+        loop = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                Sample();
+                try { await Task.Delay(100, stop.Token); } catch (OperationCanceledException) { }
+            }
+        });
+    }
+
+    private void Sample()
+    {
+        foreach (var (pid, cpu) in ProcStats.Backends(database))
+            lock (last) last[pid] = cpu;
+    }
+
+    /// <summary>Stops sampling and returns the CPU time since the start.</summary>
+    public async Task<TimeSpan> StopAsync()
+    {
+        await stop.CancelAsync();
+        await loop;
+        Sample();
+        var total = TimeSpan.Zero;
+        foreach (var (pid, cpu) in last) total += cpu - first.GetValueOrDefault(pid);
+        return total;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!stop.IsCancellationRequested) await StopAsync();
+        stop.Dispose();
     }
 }

@@ -50,12 +50,20 @@ public sealed class JobCoordinator(IServiceScopeFactory scopes, TimeProvider clo
             {
                 using var scope = scopes.CreateScope();
                 var db = scope.ServiceProvider.GetRequiredService<SatsubDbContext>();
-                connectionString = db.Database.GetConnectionString();
+                connectionString = db.IsPostgres ? SessionLockConnectionString(db.Database.GetConnectionString()!) : null;
                 postgres = db.IsPostgres;
             }
             return postgres.Value;
         }
     }
+
+    /// <summary>
+    /// The lock connections' own pool, which resets connections (the application's pool does not,
+    /// <see cref="DataModule.WithPoolDefaults"/>): a session lock whose unlock failed must not outlive the connection's
+    /// return to the pool.
+    /// </summary>
+    internal static string SessionLockConnectionString(string connectionString) =>
+        new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = false }.ConnectionString;
 
     /// <summary>The start of the period <paramref name="at"/> falls in (periods are aligned to the Unix epoch).</summary>
     public static DateTimeOffset PeriodStart(DateTimeOffset at, TimeSpan interval) =>

@@ -20,6 +20,15 @@ public static class LedgerBook
     public static LedgerPosting Post(SatsubDbContext db, string idempotencyKey, string kind, DateTimeOffset at,
         IReadOnlyList<(string Account, Sats Amount)> entries, Guid? invoiceId = null, int? rateBps = null, string? tierName = null)
     {
+        var posting = Create(idempotencyKey, kind, at, entries, invoiceId, rateBps, tierName);
+        db.LedgerPostings.Add(posting);
+        return posting;
+    }
+
+    /// <summary>A checked posting with its entries, not yet added to any context (<see cref="Post"/> adds it; a batch writer may insert it).</summary>
+    public static LedgerPosting Create(string idempotencyKey, string kind, DateTimeOffset at,
+        IReadOnlyList<(string Account, Sats Amount)> entries, Guid? invoiceId = null, int? rateBps = null, string? tierName = null)
+    {
         ArgumentException.ThrowIfNullOrWhiteSpace(idempotencyKey);
         if (entries.Count < 2) throw new ArgumentException("A posting has at least two entries.", nameof(entries));
         var sum = Sats.Zero;
@@ -44,7 +53,6 @@ public static class LedgerBook
         };
         foreach (var (account, amount) in entries)
             posting.Entries.Add(new LedgerEntry { PostingId = posting.Id, Account = account, AmountSats = amount.Value });
-        db.LedgerPostings.Add(posting);
         return posting;
     }
 
