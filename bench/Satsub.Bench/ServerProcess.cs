@@ -42,6 +42,10 @@ internal sealed class ServerProcess : IAsyncDisposable
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         psi.Environment["ASPNETCORE_URLS"] = baseUrl;
         foreach (var (k, v) in settings) psi.Environment[k.Replace(":", "__", StringComparison.Ordinal)] = v;
+        // SATSUB_BENCH_SERVER_X=v sets X=v for satsub only (profiling: DOTNET_JitStdOutFile, DOTNET_PerfMapEnabled, …).
+        const string ServerOnly = "SATSUB_BENCH_SERVER_";
+        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith(ServerOnly, StringComparison.Ordinal)).ToList())
+            psi.Environment[key[ServerOnly.Length..]] = psi.Environment[key];
         var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
         var process = new Process { StartInfo = psi };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };

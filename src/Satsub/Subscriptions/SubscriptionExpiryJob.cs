@@ -34,6 +34,12 @@ public sealed class SubscriptionExpiry(SatsubDbContext db, IOptions<Subscription
     public const string RemovalEvent = SubscriptionExpiryJob.RemovalEvent;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
+    /// <summary>Rows read (and events written) per statement.</summary>
+    internal const int PageSize = 500;
+
+    /// <summary>Pages of lapsed subscriptions handled per run, so one run stays short (the next minute takes the rest).</summary>
+    private const int MaxLapsedPagesPerRun = 20;
+
     /// <summary>Emits what is due; returns how many events were newly queued.</summary>
     public async Task<int> RunOnceAsync(CancellationToken ct)
     {
@@ -41,69 +47,117 @@ public sealed class SubscriptionExpiry(SatsubDbContext db, IOptions<Subscription
         var grace = TimeSpan.FromHours(options.Value.GraceHours);
         var emitted = 0;
 
+        // Reminders: every subscription expiring within three days, a page at a time (in expiry order), each page's
+        // events in one statement; the ones already queued are no-ops by their key.
         var soon = now.AddDays(3);
-        var expiring = await db.Subscriptions.AsNoTracking()
-            .Where(s => s.Status == SubscriptionStatus.Active && s.ExpiresAt > now && s.ExpiresAt <= soon)
-            .OrderBy(s => s.ExpiresAt).Take(1000).ToListAsync(ct);
-        foreach (var s in expiring)
+        DateTimeOffset? afterExpiry = null;
+        Guid afterId = default;
+        while (true)
         {
-            var left = s.ExpiresAt!.Value - now;
-            // Only the nearest reminder: a subscription bought with less than a day left gets the one-day one only.
-            var days = left <= TimeSpan.FromDays(1) ? 1 : 3;
-            emitted += await EmitAsync("subscription.expiring", $"subscription.expiring:{s.Id:D}:{Stamp(s.ExpiresAt.Value)}:{days}d", new
+            var query = db.Subscriptions.AsNoTracking().Where(s => s.Status == SubscriptionStatus.Active && s.ExpiresAt > now && s.ExpiresAt <= soon);
+            if (afterExpiry is { } e) query = query.Where(s => s.ExpiresAt > e || (s.ExpiresAt == e && s.Id.CompareTo(afterId) > 0));
+            var page = await query.OrderBy(s => s.ExpiresAt).ThenBy(s => s.Id).Take(PageSize).ToListAsync(ct);
+            if (page.Count == 0) break;
+            emitted += await EmitAsync(page.Select(s =>
             {
-                SubscriptionId = s.Id.ToString("D"), UserId = s.UserId.ToString("D"), Plan = s.PlanCode, s.ExpiresAt, DaysLeft = days,
-            }, now, ct);
+                var left = s.ExpiresAt!.Value - now;
+                // Only the nearest reminder: a subscription bought with less than a day left gets the one-day one only.
+                var days = left <= TimeSpan.FromDays(1) ? 1 : 3;
+                return Event("subscription.expiring", $"subscription.expiring:{s.Id:D}:{Stamp(s.ExpiresAt.Value)}:{days}d", new
+                {
+                    SubscriptionId = s.Id.ToString("D"), UserId = s.UserId.ToString("D"), Plan = s.PlanCode, s.ExpiresAt, DaysLeft = days,
+                });
+            }).ToList(), now, ct);
+            if (page.Count < PageSize) break;
+            (afterExpiry, afterId) = (page[^1].ExpiresAt, page[^1].Id);
         }
 
-        var lapsed = await db.Subscriptions
-            .Where(s => s.Status == SubscriptionStatus.Active && s.ExpiresAt <= now)
-            .OrderBy(s => s.ExpiresAt).Take(1000).ToListAsync(ct);
-        foreach (var s in lapsed)
+        // Expiry: a page of lapsed subscriptions marked expired with their events in one transaction. The update is
+        // checked against each row's version, so one renewed (or refunded) at this very moment fails the page, which is
+        // then done one subscription at a time (the renewed one is skipped: the next run sees its new state).
+        for (var pages = 0; pages < MaxLapsedPagesPerRun; pages++)
         {
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-            s.MarkExpired(now);
+            db.ChangeTracker.Clear();
+            var lapsed = await db.Subscriptions
+                .Where(s => s.Status == SubscriptionStatus.Active && s.ExpiresAt <= now)
+                .OrderBy(s => s.ExpiresAt).Take(PageSize).ToListAsync(ct);
+            if (lapsed.Count == 0) break;
             try
             {
-                await db.SaveChangesAsync(ct);
+                emitted += await ExpireAsync(lapsed, now, ct);
             }
             catch (DbUpdateConcurrencyException)
             {
-                // Renewed (or refunded) at this very moment: the next run sees its new state.
-                await tx.RollbackAsync(ct);
-                db.ChangeTracker.Clear();
-                continue;
+                var ids = lapsed.Select(s => s.Id).ToList();
+                foreach (var id in ids)
+                {
+                    db.ChangeTracker.Clear();
+                    var one = await db.Subscriptions.Where(s => s.Id == id && s.Status == SubscriptionStatus.Active && s.ExpiresAt <= now).ToListAsync(ct);
+                    if (one.Count == 0) continue;
+                    try { emitted += await ExpireAsync(one, now, ct); }
+                    catch (DbUpdateConcurrencyException) { } // renewed or refunded meanwhile: the next run sees its new state
+                }
             }
-            emitted += await EmitAsync("subscription.expired", $"subscription.expired:{s.Id:D}:{Stamp(s.ExpiresAt!.Value)}", new
-            {
-                SubscriptionId = s.Id.ToString("D"), UserId = s.UserId.ToString("D"), Plan = s.PlanCode, s.ExpiresAt, Reason = "expired",
-            }, now, ct);
-            await tx.CommitAsync(ct);
+            if (lapsed.Count < PageSize) break;
         }
 
         // Removal: expired subscriptions whose grace is over (a week's window keeps the scan small; the key keeps it once).
         var removeBefore = now - grace;
         var windowStart = removeBefore.AddDays(-7);
-        var due = await db.Subscriptions.AsNoTracking()
-            .Where(s => s.Status == SubscriptionStatus.Expired && s.ExpiresAt <= removeBefore && s.ExpiresAt > windowStart)
-            .OrderBy(s => s.ExpiresAt).Take(1000).ToListAsync(ct);
-        foreach (var s in due)
+        afterExpiry = null;
+        afterId = default;
+        while (true)
         {
-            emitted += await EmitAsync(RemovalEvent, $"{RemovalEvent}:{s.Id:D}:{Stamp(s.ExpiresAt!.Value)}", new
+            var query = db.Subscriptions.AsNoTracking().Where(s => s.Status == SubscriptionStatus.Expired && s.ExpiresAt <= removeBefore && s.ExpiresAt > windowStart);
+            if (afterExpiry is { } e) query = query.Where(s => s.ExpiresAt > e || (s.ExpiresAt == e && s.Id.CompareTo(afterId) > 0));
+            var page = await query.OrderBy(s => s.ExpiresAt).ThenBy(s => s.Id).Take(PageSize).ToListAsync(ct);
+            if (page.Count == 0) break;
+            emitted += await EmitAsync(page.Select(s => Event(RemovalEvent, $"{RemovalEvent}:{s.Id:D}:{Stamp(s.ExpiresAt!.Value)}", new
             {
                 SubscriptionId = s.Id.ToString("D"), UserId = s.UserId.ToString("D"), Plan = s.PlanCode, s.ExpiresAt,
-            }, now, ct);
+            })).ToList(), now, ct);
+            if (page.Count < PageSize) break;
+            (afterExpiry, afterId) = (page[^1].ExpiresAt!.Value, page[^1].Id);
         }
+        return emitted;
+    }
+
+    /// <summary>Marks the (tracked, lapsed) subscriptions expired and queues their events, in one transaction.</summary>
+    private async Task<int> ExpireAsync(List<Subscription> lapsed, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        foreach (var s in lapsed) s.MarkExpired(now);
+        await db.SaveChangesAsync(ct);
+        var emitted = await EmitAsync(lapsed.Select(s => Event("subscription.expired", $"subscription.expired:{s.Id:D}:{Stamp(s.ExpiresAt!.Value)}", new
+        {
+            SubscriptionId = s.Id.ToString("D"), UserId = s.UserId.ToString("D"), Plan = s.PlanCode, s.ExpiresAt, Reason = "expired",
+        })).ToList(), now, ct);
+        await tx.CommitAsync(ct);
         return emitted;
     }
 
     private static long Stamp(DateTimeOffset at) => at.ToUnixTimeSeconds();
 
-    private async Task<int> EmitAsync<T>(string type, string key, T payload, DateTimeOffset now, CancellationToken ct) =>
-        await db.Database.ExecuteSqlRawAsync(
-            "INSERT INTO outbox_messages (type, dedupe_key, payload, created_at, available_at, attempts) VALUES ({0}, {1}, {2}, {3}, {3}, 0) " +
-            "ON CONFLICT (dedupe_key) DO NOTHING",
-            [type, key, JsonSerializer.Serialize(payload, Json), db.Time(now)], ct);
+    private static (string Type, string Key, string Payload) Event<T>(string type, string key, T payload) => (type, key, JsonSerializer.Serialize(payload, Json));
+
+    /// <summary>Queues the events in one statement (INSERT … VALUES …, … ON CONFLICT DO NOTHING); returns how many were new.</summary>
+    private async Task<int> EmitAsync(List<(string Type, string Key, string Payload)> events, DateTimeOffset now, CancellationToken ct)
+    {
+        if (events.Count == 0) return 0;
+        var sql = new System.Text.StringBuilder("INSERT INTO outbox_messages (type, dedupe_key, payload, created_at, available_at, attempts) VALUES ");
+        var parameters = new List<object> { db.Time(now) };
+        foreach (var (type, key, payload) in events)
+        {
+            if (parameters.Count > 1) sql.Append(", ");
+            var p = parameters.Count;
+            sql.Append(System.Globalization.CultureInfo.InvariantCulture, $"({{{p}}}, {{{p + 1}}}, {{{p + 2}}}, {{0}}, {{0}}, 0)");
+            parameters.Add(type);
+            parameters.Add(key);
+            parameters.Add(payload);
+        }
+        sql.Append(" ON CONFLICT (dedupe_key) DO NOTHING");
+        return await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, ct);
+    }
 }
 
 /// <summary>Runs <see cref="SubscriptionExpiry"/> every minute.</summary>
