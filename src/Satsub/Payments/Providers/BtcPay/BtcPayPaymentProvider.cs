@@ -99,6 +99,9 @@ internal sealed class BtcPayPaymentProvider(
             _ => throw Unavailable($"invoice {providerInvoiceId} has additional status '{invoice.AdditionalStatus}', which Satsub does not know."),
         };
 
+        // The amount paid is only reported with a payment exception (late, partial, over, marked, invalid): without one,
+        // BTCPay's status says it all, and the second call would double the requests of every settlement.
+        if (exception == PaymentException.None) return new ProviderInvoiceState(providerInvoiceId, status, exception);
         var methods = await client.GetPaymentMethodsAsync(providerInvoiceId, ct);
         // totalPaid is every payment to the invoice converted to the method's currency: any BTC method tells it.
         var paid = methods.FirstOrDefault(m => m.TotalPaid is not null && string.Equals(m.Currency, "BTC", StringComparison.OrdinalIgnoreCase))?.TotalPaid;

@@ -264,7 +264,8 @@ public sealed class BtcPayProviderTests : IAsyncLifetime
 
         var state = await h.Provider.GetInvoiceAsync(created.ProviderInvoiceId, default);
 
-        Assert.Equal(new ProviderInvoiceState(created.ProviderInvoiceId, expected, exception, Sats.Zero), state);
+        // The amount paid is read (a second request) only when there is an exception to report it with.
+        Assert.Equal(new ProviderInvoiceState(created.ProviderInvoiceId, expected, exception, exception == PaymentException.None ? null : Sats.Zero), state);
     }
 
     [Fact]
@@ -272,7 +273,7 @@ public sealed class BtcPayProviderTests : IAsyncLifetime
     {
         var created = await h.Provider.CreateInvoiceAsync(BtcPayHarness.Request(10_000), default);
         h.Fake.Pay(created.ProviderInvoiceId, 0.00004000999m); // 4000.999 sats over Lightning
-        h.Fake.SetStatus(created.ProviderInvoiceId, "New");
+        h.Fake.SetStatus(created.ProviderInvoiceId, "Expired", "PaidPartial");
 
         var state = await h.Provider.GetInvoiceAsync(created.ProviderInvoiceId, default);
 
