@@ -1,5 +1,6 @@
 using CsCheck;
 using Microsoft.EntityFrameworkCore;
+using Satsub.Settlement;
 using Microsoft.Extensions.DependencyInjection;
 using Satsub.Affiliates;
 using Satsub.Affiliates.Rating;
@@ -75,7 +76,7 @@ public abstract class StandingsTests<TFixture>(TFixture fx) : IClassFixture<TFix
     protected SatsubServices App => fx.App;
     private static readonly ScoreWeights Weights = ScoreWeights.From(new RatingOptions());
 
-    private enum Op { Register, Sale, SuspectSale, Refund, Release, Reverse, PayWithEarnings, Hide, Unhide, Erase, NextWeek, RankJob }
+    private enum Op { Register, Sale, SuspectSale, BatchSale, Refund, Release, Reverse, PayWithEarnings, Hide, Unhide, Erase, NextWeek, RankJob }
 
     [Fact]
     public async Task RandomHistories_KeepEveryStandingEqualToARecomputeFromSource()
@@ -184,6 +185,18 @@ public abstract class StandingsTests<TFixture>(TFixture fx) : IClassFixture<TFix
                     break;
                 case Op.Sale:
                     await App.SettleAsync((await App.BuyAsync(Pick(a).Id, b % 3 == 0 ? "premium" : "basic")).Id);
+                    break;
+                case Op.BatchSale:
+                    // Several sales in one settlement batch (as the payment inbox settles them), some of one buyer twice
+                    // and of one affiliate's several referrals: the batch's standings are written together.
+                    var batch = new List<SettlementRequest>();
+                    for (var k = 0; k < 2 + a % 4; k++)
+                    {
+                        var invoice = await App.BuyAsync(Pick(k % 2 == 0 ? b : b + k).Id, (a + k) % 3 == 0 ? "premium" : "basic");
+                        batch.Add(new SettlementRequest(invoice.Id, new PaymentEvidence(invoice.Provider, $"batch-{invoice.Id:N}")));
+                    }
+                    var outcomes = await App.WithAsync<SettlementService, IReadOnlyList<SettlementOutcome>>(x => x.SettleBatchAsync(batch, default));
+                    Assert.All(outcomes, o => Assert.Null(o.Error));
                     break;
                 case Op.SuspectSale:
                     // The buyer shares the referrer's payout destination: the fraud guard holds the commission for review.

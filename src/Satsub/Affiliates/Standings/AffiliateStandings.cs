@@ -65,6 +65,7 @@ public static class AffiliateStandings
     {
         if (sales.Count == 0) return Task.CompletedTask;
         var month = MonthOf(commissionCreatedAt);
+        if (db.IsPostgres) return OnSalesSetBasedAsync(db, weights, sales, month, ct);
         var sql = new System.Text.StringBuilder();
         var args = new List<object>();
         foreach (var sale in sales.OrderBy(x => x.AffiliateId))
@@ -77,6 +78,60 @@ public static class AffiliateStandings
         }
         return db.Database.ExecuteSqlRawAsync(sql.ToString(), args, ct);
     }
+
+    /// <summary>
+    /// PostgreSQL: the whole batch in one statement of four upserts (data-modifying CTEs) instead of six statements per
+    /// sale. The sales are summed per affiliate and buyer first (a batch may hold two sales of one buyer); the buyer
+    /// counters' new values tell whether the buyer just became a paying referral or a customer (new value = this batch's
+    /// count: it was 0 before, as a batch of sales only adds), and each affiliate's rows take their summed deltas, the
+    /// score recomputed from the new totals. Rows are written in affiliate order, as the per-sale path does, so two
+    /// batches lock them in the same order.
+    /// </summary>
+    private static Task OnSalesSetBasedAsync(SatsubDbContext db, ScoreWeights w, IReadOnlyList<(Guid AffiliateId, Guid BuyerId, long SaleSats)> sales, int month,
+        CancellationToken ct)
+    {
+        var pairs = sales.GroupBy(x => (x.AffiliateId, x.BuyerId)).OrderBy(g => g.Key.AffiliateId).ThenBy(g => g.Key.BuyerId).ToList();
+        var affiliates = pairs.Select(g => g.Key.AffiliateId).ToArray();
+        var buyers = pairs.Select(g => g.Key.BuyerId).ToArray();
+        var counts = pairs.Select(g => g.Count()).ToArray();
+        var sats = pairs.Select(g => g.Sum(x => x.SaleSats)).ToArray();
+        return db.Database.ExecuteSqlRawAsync(SetBasedSalesSql, [affiliates, buyers, counts, sats, month, w.PayingCustomers, w.Per100kSats, w.Renewals], ct);
+    }
+
+    private static string NewScore(string row) =>
+        $"({row}.paying_customers + excluded.paying_customers) * {{5}} + ({row}.referred_sales_sats + excluded.referred_sales_sats) / 100000 * {{6}} + " +
+        $"(({row}.sales + excluded.sales) - ({row}.paying_customers + excluded.paying_customers)) * {{7}}";
+
+    // {0} affiliates, {1} buyers, {2} sales per pair, {3} sats per pair (arrays, one entry per affiliate and buyer), {4} month, {5}–{7} the weights.
+    private static readonly string SetBasedSalesSql =
+        "WITH input AS (SELECT * FROM unnest({0}::uuid[], {1}::uuid[], {2}::int[], {3}::bigint[]) AS t(affiliate_id, buyer_id, n, sats)), " +
+        "c AS (INSERT INTO affiliate_customers AS c (affiliate_id, buyer_id, settled_sales, counted_sales) " +
+        "  SELECT affiliate_id, buyer_id, n, n FROM input ORDER BY affiliate_id, buyer_id " +
+        "  ON CONFLICT (affiliate_id, buyer_id) DO UPDATE SET settled_sales = c.settled_sales + excluded.settled_sales, counted_sales = c.counted_sales + excluded.counted_sales " +
+        "  RETURNING c.affiliate_id, c.buyer_id, c.settled_sales, c.counted_sales), " +
+        "mc AS (INSERT INTO affiliate_month_customers AS mc (affiliate_id, month, buyer_id, counted_sales) " +
+        "  SELECT affiliate_id, {4}, buyer_id, n FROM input ORDER BY affiliate_id, buyer_id " +
+        "  ON CONFLICT (affiliate_id, month, buyer_id) DO UPDATE SET counted_sales = mc.counted_sales + excluded.counted_sales " +
+        "  RETURNING mc.affiliate_id, mc.buyer_id, mc.counted_sales), " +
+        "per_affiliate AS (SELECT i.affiliate_id, sum(i.n)::int AS sales, sum(i.sats)::bigint AS sats, " +
+        "  count(*) FILTER (WHERE c.settled_sales = i.n)::int AS new_referrals, count(*) FILTER (WHERE c.counted_sales = i.n)::int AS new_customers, " +
+        "  count(*) FILTER (WHERE mc.counted_sales = i.n)::int AS new_month_customers " +
+        "  FROM input i JOIN c ON c.affiliate_id = i.affiliate_id AND c.buyer_id = i.buyer_id " +
+        "  JOIN mc ON mc.affiliate_id = i.affiliate_id AND mc.buyer_id = i.buyer_id GROUP BY i.affiliate_id), " +
+        "s AS (INSERT INTO affiliate_standings AS s (affiliate_id, referred_users, paying_referrals, paying_customers, sales, referred_sales_sats, score, visible, rank_dirty) " +
+        "  SELECT p.affiliate_id, 0, p.new_referrals, p.new_customers, p.sales, p.sats, " +
+        "    p.new_customers * {5} + p.sats / 100000 * {6} + (p.sales - p.new_customers) * {7}, NOT u.hidden_from_leaderboard AND u.erased_at IS NULL, TRUE " +
+        "  FROM per_affiliate p JOIN users u ON u.id = p.affiliate_id ORDER BY p.affiliate_id " +
+        "  ON CONFLICT (affiliate_id) DO UPDATE SET paying_referrals = s.paying_referrals + excluded.paying_referrals, " +
+        "    paying_customers = s.paying_customers + excluded.paying_customers, sales = s.sales + excluded.sales, " +
+        "    referred_sales_sats = s.referred_sales_sats + excluded.referred_sales_sats, score = " + NewScore("s") + ", rank_dirty = TRUE " +
+        "  RETURNING s.affiliate_id, s.visible) " +
+        "INSERT INTO affiliate_month_standings AS m (affiliate_id, month, paying_customers, sales, referred_sales_sats, score, visible, rank_dirty) " +
+        "SELECT p.affiliate_id, {4}, p.new_month_customers, p.sales, p.sats, " +
+        "  p.new_month_customers * {5} + p.sats / 100000 * {6} + (p.sales - p.new_month_customers) * {7}, s.visible, TRUE " +
+        "FROM per_affiliate p JOIN s ON s.affiliate_id = p.affiliate_id ORDER BY p.affiliate_id " +
+        "ON CONFLICT (affiliate_id, month) DO UPDATE SET paying_customers = m.paying_customers + excluded.paying_customers, " +
+        "  sales = m.sales + excluded.sales, referred_sales_sats = m.referred_sales_sats + excluded.referred_sales_sats, score = " + NewScore("m") + ", rank_dirty = TRUE";
 
     // One round trip: the buyer counters first (their new values say whether the buyer became, or stopped being, a
     // customer), then the affiliate's all-time row (which also serializes this affiliate's writers), then the month row.
