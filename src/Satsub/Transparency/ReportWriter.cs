@@ -1,0 +1,53 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text;
+using Satsub.Data;
+
+namespace Satsub.Transparency;
+
+/// <summary>What writing a report produced: its row count, totals and digest.</summary>
+public sealed record ReportSummary(long Rows, ReportTotals Totals, string Sha256);
+
+/// <summary>
+/// Writes a period's canonical CSV as it reads the ledger: rows come from <see cref="ReportBuilder.StreamAsync"/> page by
+/// page, go into a part of up to <see cref="PartChars"/> characters handed to a sink when full, and are hashed (SHA-256 of
+/// the UTF-8 bytes) and totalled on the way. Memory is bounded by a page and a part, not by the month.
+/// </summary>
+public static class ReportWriter
+{
+    /// <summary>About 512 KiB of text per part (the CSV is ASCII but for plan codes).</summary>
+    public const int PartChars = 512 * 1024;
+
+    public static async Task<ReportSummary> WriteAsync(SatsubDbContext db, DateTimeOffset from, DateTimeOffset to,
+        Func<string, CancellationToken, Task> sink, CancellationToken ct, int pageSize = ReportBuilder.DefaultPageSize, int partChars = PartChars)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var totals = new ReportTotalsBuilder();
+        var part = new StringBuilder(ReportCsv.Header).Append('\n');
+        await foreach (var row in ReportBuilder.StreamAsync(db, from, to, ct, pageSize))
+        {
+            ReportCsv.AppendLine(part, row);
+            totals.Add(row);
+            if (part.Length >= partChars) await FlushAsync(part, hash, sink, ct);
+        }
+        // The last part, which for an empty month is the header alone: a report always has at least one part.
+        await FlushAsync(part, hash, sink, ct);
+        return new ReportSummary(totals.Rows, totals.Build(), Convert.ToHexStringLower(hash.GetHashAndReset()));
+    }
+
+    private static async Task FlushAsync(StringBuilder part, IncrementalHash hash, Func<string, CancellationToken, Task> sink, CancellationToken ct)
+    {
+        var text = part.ToString();
+        part.Clear();
+        var bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(text.Length));
+        try
+        {
+            hash.AppendData(bytes, 0, Encoding.UTF8.GetBytes(text, bytes));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+        await sink(text, ct);
+    }
+}
