@@ -98,6 +98,9 @@ public sealed class MonthlyReports(SatsubDbContext db, TimeProvider clock, IOpti
     /// <summary>Whether the month can be closed now: it ended at least <c>Transparency:CloseDelayMinutes</c> ago.</summary>
     public bool CanClose(DateOnly month) => clock.GetUtcNow() >= EndOf(month).AddMinutes(options.Value.CloseDelayMinutes);
 
+    /// <summary>Called after each part of a closing report is written (tests sample the heap there, when a part is fullest).</summary>
+    internal Action<int>? PartStored { get; set; }
+
     /// <summary>The report, or null for a month that has not begun. A month that can be closed is closed (stored and signed) first.</summary>
     public async Task<MonthlyReport?> GetAsync(DateOnly month, CancellationToken ct)
     {
@@ -164,6 +167,7 @@ public sealed class MonthlyReports(SatsubDbContext db, TimeProvider clock, IOpti
             db.ClosedReportParts.Add(part);
             await db.SaveChangesAsync(c);
             db.Entry(part).State = EntityState.Detached;
+            PartStored?.Invoke(sequence);
         }, ct);
         report.Sha256 = summary.Sha256;
         report.SetTotals(summary.Rows, summary.Totals);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Unicode;
 using Satsub.Data;
 
 namespace Satsub.Transparency;
@@ -23,31 +24,38 @@ public static class ReportWriter
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var totals = new ReportTotalsBuilder();
-        var part = new StringBuilder(ReportCsv.Header).Append('\n');
+        // One buffer of a part's size, reused: appending never links chunks, clearing never reallocates.
+        var part = new StringBuilder(partChars + 1024).Append(ReportCsv.Header).Append('\n');
+        var bytes = new byte[16 * 1024];
         await foreach (var row in ReportBuilder.StreamAsync(db, from, to, ct, pageSize))
         {
             ReportCsv.AppendLine(part, row);
             totals.Add(row);
-            if (part.Length >= partChars) await FlushAsync(part, hash, sink, ct);
+            if (part.Length >= partChars) await FlushAsync(part, hash, bytes, sink, ct);
         }
         // The last part, which for an empty month is the header alone: a report always has at least one part.
-        await FlushAsync(part, hash, sink, ct);
+        await FlushAsync(part, hash, bytes, sink, ct);
         return new ReportSummary(totals.Rows, totals.Build(), Convert.ToHexStringLower(hash.GetHashAndReset()));
     }
 
-    private static async Task FlushAsync(StringBuilder part, IncrementalHash hash, Func<string, CancellationToken, Task> sink, CancellationToken ct)
+    private static async Task FlushAsync(StringBuilder part, IncrementalHash hash, byte[] bytes, Func<string, CancellationToken, Task> sink, CancellationToken ct)
     {
         var text = part.ToString();
         part.Clear();
-        var bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(text.Length));
-        try
-        {
-            hash.AppendData(bytes, 0, Encoding.UTF8.GetBytes(text, bytes));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(bytes);
-        }
+        Hash(text, hash, bytes);
         await sink(text, ct);
+    }
+
+    /// <summary>Hashes the UTF-8 bytes of the text through a small buffer (a surrogate pair is never split between two fills).</summary>
+    private static void Hash(string text, IncrementalHash hash, byte[] bytes)
+    {
+        var chars = text.AsSpan();
+        while (true)
+        {
+            var status = Utf8.FromUtf16(chars, bytes, out var read, out var written);
+            hash.AppendData(bytes, 0, written);
+            if (status == OperationStatus.Done) return;
+            chars = chars[read..];
+        }
     }
 }
