@@ -33,8 +33,8 @@ public static class ReportWriter
             totals.Add(row);
             if (part.Length >= partChars) await FlushAsync(part, hash, bytes, sink, ct);
         }
-        // The last part, which for an empty month is the header alone: a report always has at least one part.
-        await FlushAsync(part, hash, bytes, sink, ct);
+        // The last part, unless the last row filled one exactly: a report always has one part at least (the header).
+        if (part.Length > 0) await FlushAsync(part, hash, bytes, sink, ct);
         return new ReportSummary(totals.Rows, totals.Build(), Convert.ToHexStringLower(hash.GetHashAndReset()));
     }
 
