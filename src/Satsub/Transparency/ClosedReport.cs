@@ -49,7 +49,8 @@ public sealed class ClosedReport
 
 /// <summary>
 /// One piece of a closed report's canonical CSV: the pieces of a month, joined in <see cref="Sequence"/> order, are the CSV
-/// byte for byte. Each holds whole lines, up to <see cref="ReportWriter.PartChars"/> characters (one long line aside).
+/// byte for byte. Parts written when a month closes hold whole lines, about <see cref="ReportWriter.PartChars"/> characters;
+/// parts cut by the migration from a report stored whole may split a line (readers join the pieces before parsing).
 /// </summary>
 public sealed class ClosedReportPart
 {
