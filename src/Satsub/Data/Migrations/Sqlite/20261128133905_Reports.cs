@@ -106,57 +106,34 @@ namespace Satsub.Data.Migrations.Sqlite
                 SELECT month, i, substr(rest, 1, 524288) FROM cut;
                 """);
 
-            migrationBuilder.DropColumn(
-                name: "csv",
-                table: "closed_reports");
+            // SQLite drops a plain column in place (3.35+): no table rebuild, which would have to run outside the transaction.
+            migrationBuilder.Sql("ALTER TABLE closed_reports DROP COLUMN csv;");
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.DropColumn(
-                name: "affiliate_balance_change_sats",
-                table: "closed_reports");
+            migrationBuilder.Sql("ALTER TABLE closed_reports DROP COLUMN affiliate_balance_change_sats;");
 
-            migrationBuilder.DropColumn(
-                name: "commissions_accrued_sats",
-                table: "closed_reports");
+            migrationBuilder.Sql("ALTER TABLE closed_reports DROP COLUMN commissions_accrued_sats;");
 
-            migrationBuilder.DropColumn(
-                name: "owner_share_sats",
-                table: "closed_reports");
+            migrationBuilder.Sql("ALTER TABLE closed_reports DROP COLUMN owner_share_sats;");
 
-            migrationBuilder.DropColumn(
-                name: "payout_fees_sats",
-                table: "closed_reports");
+            migrationBuilder.Sql("ALTER TABLE closed_reports DROP COLUMN payout_fees_sats;");
 
-            migrationBuilder.DropColumn(
-                name: "payouts_count",
-                table: "closed_reports");
+            migrationBuilder.Sql("ALTER TABLE closed_reports DROP COLUMN payouts_count;");
 
-            migrationBuilder.DropColumn(
-                name: "payouts_sats",
-                table: "closed_reports");
+            migrationBuilder.Sql("ALTER TABLE closed_reports DROP COLUMN payouts_sats;");
 
-            migrationBuilder.DropColumn(
-                name: "refunds_count",
-                table: "closed_reports");
+            migrationBuilder.Sql("ALTER TABLE closed_reports DROP COLUMN refunds_count;");
 
-            migrationBuilder.DropColumn(
-                name: "refunds_sats",
-                table: "closed_reports");
+            migrationBuilder.Sql("ALTER TABLE closed_reports DROP COLUMN refunds_sats;");
 
-            migrationBuilder.DropColumn(
-                name: "row_count",
-                table: "closed_reports");
+            migrationBuilder.Sql("ALTER TABLE closed_reports DROP COLUMN row_count;");
 
-            migrationBuilder.DropColumn(
-                name: "sales_count",
-                table: "closed_reports");
+            migrationBuilder.Sql("ALTER TABLE closed_reports DROP COLUMN sales_count;");
 
-            migrationBuilder.DropColumn(
-                name: "sales_sats",
-                table: "closed_reports");
+            migrationBuilder.Sql("ALTER TABLE closed_reports DROP COLUMN sales_sats;");
 
             migrationBuilder.AddColumn<string>(
                 name: "csv",
