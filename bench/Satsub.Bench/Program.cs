@@ -136,6 +136,15 @@ namespace Satsub.Bench
                 if (o.SeedOnly) return;
             }
 
+            // A running deployment has its past months' reports closed already (the hourly job): close them before the measured
+            // server starts, with `satsub reports close`, timed and measured on their own (not part of the seed time).
+            Step("closing the past months' transparency reports (satsub reports close)");
+            var closeWatch = Stopwatch.StartNew();
+            var (closedOut, closePeak) = await RunSatsubMeasuredAsync(settings, ct, "reports", "close");
+            var closedMonths = closedOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(l => l.Split('\t')).ToList();
+            Figure("report closing", $"{closedMonths.Count} months, {closedMonths.Sum(m => long.Parse(m[1], CultureInfo.InvariantCulture)):N0} rows, " +
+                   $"{closeWatch.Elapsed.TotalSeconds:0.0} s, peak RSS {closePeak / (1024.0 * 1024):0} MB");
+
             var key = (await RunSatsubAsync(settings, ct, "apikey", "create", "--name", "bench", "--scopes", "admin")).Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].Trim();
             var userIds = await ReadUserIdsAsync(ct);
 
@@ -171,6 +180,7 @@ namespace Satsub.Bench
             Console.WriteLine("Figures:");
             Console.WriteLine($"users: {o.Users}");
             foreach (var (name, value) in _figures.Where(f => f.Name == "seed time")) Console.WriteLine($"seed time: {value.Split(' ')[0]} s");
+            foreach (var (name, value) in _figures.Where(f => f.Name == "report closing")) Console.WriteLine($"report closing: {value}");
             Console.WriteLine($"settlements/s (best, c={bestLevel}): {best.Rates[bestLevel]:0.0}");
             Console.WriteLine($"settle p99 at c={bestLevel}: {best.P99[bestLevel]:0} ms");
             Console.WriteLine($"pgbench tps (c={bestLevel}): {bestTps:0}");
@@ -206,6 +216,34 @@ namespace Satsub.Bench
             await p.WaitForExitAsync(ct);
             if (p.ExitCode != 0) throw new BenchFailure($"satsub {string.Join(' ', args)} exited with {p.ExitCode}: {await stderr}");
             return await stdout;
+        }
+
+        /// <summary>Runs satsub like <see cref="RunSatsubAsync"/>, sampling its peak RSS (VmHWM) from /proc every 20 ms until it exits.</summary>
+        private async Task<(string Stdout, long PeakRssBytes)> RunSatsubMeasuredAsync(Dictionary<string, string> settings, CancellationToken ct, params string[] args)
+        {
+            var viaDotnet = o.Satsub.EndsWith(".dll", StringComparison.Ordinal);
+            var psi = new ProcessStartInfo(viaDotnet ? "dotnet" : o.Satsub) { WorkingDirectory = _work, RedirectStandardOutput = true, RedirectStandardError = true };
+            if (viaDotnet) psi.ArgumentList.Add(o.Satsub);
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+            foreach (var (k, v) in settings) psi.Environment[k.Replace(":", "__", StringComparison.Ordinal)] = v;
+            using var p = Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync(ct);
+            var stderr = p.StandardError.ReadToEndAsync(ct);
+            long peak = 0;
+            var exited = p.WaitForExitAsync(ct);
+            while (!exited.IsCompleted)
+            {
+                // VmHWM is the process's own high-water mark, so a sample taken late still sees an earlier peak; the last
+                // sample before exit is the one that counts (the file is gone once the process has been reaped).
+                try { peak = Math.Max(peak, ProcStats.StatusKb(p.Id, "VmHWM") * 1024); }
+                catch (IOException) { }
+                catch (UnauthorizedAccessException) { }
+                await Task.WhenAny(exited, Task.Delay(20, ct));
+            }
+            await exited;
+            if (p.ExitCode != 0) throw new BenchFailure($"satsub {string.Join(' ', args)} exited with {p.ExitCode}: {await stderr}");
+            return (await stdout, peak);
         }
 
         private async Task<Guid[]> ReadUserIdsAsync(CancellationToken ct)

@@ -46,6 +46,7 @@ public static class Commands
         root.Subcommands.Add(RefundCommand());
         root.Subcommands.Add(ExportCommand());
         root.Subcommands.Add(Affiliates.Standings.StandingsModule.Command(WithServicesAsync));
+        root.Subcommands.Add(Transparency.ReportsCommand.Command(WithServicesAsync));
         return root;
     }
 

@@ -40,13 +40,25 @@ public sealed class DashboardData(SatsubDbContext db, TransparencySummary summar
         var today = DateOnly.FromDateTime(now.UtcDateTime);
         var firstDay = today.AddDays(-(Days - 1));
         var from = new DateTimeOffset(firstDay.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-        var rows = await ReportBuilder.RowsAsync(db, from, now.AddTicks(1), ct);
-        var days = new List<DayPoint>(Days);
-        for (var d = firstDay; d <= today; d = d.AddDays(1))
+        var sums = new (int Sales, long Sats, long Owner, long Affiliate)[Days];
+        var recentCount = 0;
+        long recentSats = 0;
+        // Streamed page by page and summed: thirty days of postings are never held at once.
+        await foreach (var r in ReportBuilder.StreamAsync(db, from, now.AddTicks(1), ct))
         {
-            var day = rows.Where(r => DateOnly.FromDateTime(r.Time.UtcDateTime) == d && r.Type is ReportRow.Sale or ReportRow.Refund).ToList();
-            days.Add(new DayPoint(d, day.Count(r => r.Type == ReportRow.Sale), day.Sum(r => r.AmountSats), day.Sum(r => r.OwnerShareSats), day.Sum(r => r.AffiliateShareSats)));
+            if (r.Type == ReportRow.Sale && r.Time >= now.AddDays(-Days))
+            {
+                recentCount++;
+                recentSats += r.AmountSats;
+            }
+            if (r.Type is not (ReportRow.Sale or ReportRow.Refund)) continue;
+            var i = DateOnly.FromDateTime(r.Time.UtcDateTime).DayNumber - firstDay.DayNumber;
+            sums[i] = (sums[i].Sales + (r.Type == ReportRow.Sale ? 1 : 0), sums[i].Sats + r.AmountSats, sums[i].Owner + r.OwnerShareSats,
+                sums[i].Affiliate + r.AffiliateShareSats);
         }
+        var days = new List<DayPoint>(Days);
+        for (var i = 0; i < Days; i++)
+            days.Add(new DayPoint(firstDay.AddDays(i), sums[i].Sales, sums[i].Sats, sums[i].Owner, sums[i].Affiliate));
 
         var top = await db.Commissions.AsNoTracking().Where(c => c.State != CommissionState.ClawedBack)
             .GroupBy(c => c.AffiliateId)
@@ -60,13 +72,12 @@ public sealed class DashboardData(SatsubDbContext db, TransparencySummary summar
         var payoutUsers = open.Select(p => p.UserId).Distinct().ToList();
         var usernames = await db.Users.AsNoTracking().Where(u => payoutUsers.Contains(u.Id)).Select(u => new { u.Id, u.Username }).ToDictionaryAsync(u => u.Id, u => u.Username, ct);
 
-        var recent = rows.Where(r => r.Type == ReportRow.Sale && r.Time >= now.AddDays(-Days)).ToList();
         return new DashboardView(
             await summary.TotalsAsync(ct),
             await db.Users.CountAsync(ct),
             await db.Subscriptions.CountAsync(s => s.Status == SubscriptionStatus.Active && s.ExpiresAt > now, ct),
-            recent.Count,
-            recent.Sum(r => r.AmountSats),
+            recentCount,
+            recentSats,
             days,
             top.Select(t => new TopAffiliate(t.AffiliateId, Leaderboard.DisplayName(t.AffiliateId, names.GetValueOrDefault(t.AffiliateId)?.DisplayName),
                 names.GetValueOrDefault(t.AffiliateId)?.Username, t.Sales, t.Sats)).ToList(),

@@ -40,6 +40,7 @@ public abstract class SatsubDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<Satsub.Integrations.Webhooks.WebhookEndpoint> WebhookEndpoints => Set<Satsub.Integrations.Webhooks.WebhookEndpoint>();
     public DbSet<Satsub.Integrations.Webhooks.WebhookDelivery> WebhookDeliveries => Set<Satsub.Integrations.Webhooks.WebhookDelivery>();
     public DbSet<Satsub.Transparency.ClosedReport> ClosedReports => Set<Satsub.Transparency.ClosedReport>();
+    public DbSet<Satsub.Transparency.ClosedReportPart> ClosedReportParts => Set<Satsub.Transparency.ClosedReportPart>();
     public DbSet<Satsub.Telegram.TelegramUpdateRecord> TelegramUpdates => Set<Satsub.Telegram.TelegramUpdateRecord>();
     public DbSet<Satsub.Telegram.TelegramSend> TelegramSends => Set<Satsub.Telegram.TelegramSend>();
     public DbSet<Satsub.Telegram.TelegramRateWindow> TelegramRateWindows => Set<Satsub.Telegram.TelegramRateWindow>();

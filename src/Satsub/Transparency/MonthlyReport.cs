@@ -45,23 +45,38 @@ public sealed record ReportTotals(
     long PayoutFeesSats,
     long AffiliateBalanceChangeSats)
 {
-    public static ReportTotals Of(IReadOnlyCollection<ReportRow> rows)
+    public static ReportTotals Of(IEnumerable<ReportRow> rows)
     {
-        var sales = rows.Where(r => r.Type == ReportRow.Sale).ToList();
-        var refunds = rows.Where(r => r.Type == ReportRow.Refund).ToList();
-        var payouts = rows.Where(r => r.Type == ReportRow.Payout).ToList();
-        return new ReportTotals(
-            sales.Count,
-            sales.Sum(r => r.AmountSats),
-            refunds.Count,
-            -refunds.Sum(r => r.AmountSats),
-            rows.Sum(r => r.OwnerShareSats),
-            sales.Concat(refunds).Sum(r => r.AffiliateShareSats),
-            payouts.Count,
-            payouts.Sum(r => r.AmountSats),
-            rows.Sum(r => r.FeeSats),
-            rows.Sum(r => r.AffiliateShareSats));
+        var totals = new ReportTotalsBuilder();
+        foreach (var r in rows) totals.Add(r);
+        return totals.Build();
     }
+}
+
+/// <summary>Adds rows up one at a time (a month is never held whole), to the same <see cref="ReportTotals"/> as the sums of all rows.</summary>
+public sealed class ReportTotalsBuilder
+{
+    private int sales, refunds, payouts;
+    private long salesSats, refundsSats, owner, accrued, payoutsSats, fees, affiliate;
+
+    public long Rows { get; private set; }
+
+    public void Add(ReportRow r)
+    {
+        Rows++;
+        switch (r.Type)
+        {
+            case ReportRow.Sale: sales++; salesSats += r.AmountSats; accrued += r.AffiliateShareSats; break;
+            case ReportRow.Refund: refunds++; refundsSats -= r.AmountSats; accrued += r.AffiliateShareSats; break;
+            case ReportRow.Payout: payouts++; payoutsSats += r.AmountSats; break;
+            default: break;
+        }
+        owner += r.OwnerShareSats;
+        fees += r.FeeSats;
+        affiliate += r.AffiliateShareSats;
+    }
+
+    public ReportTotals Build() => new(sales, salesSats, refunds, refundsSats, owner, accrued, payouts, payoutsSats, fees, affiliate);
 }
 
 /// <summary>
@@ -77,25 +92,27 @@ public static class ReportCsv
     public const string Header = "type,time,posting_id,plan,amount_sats,owner_share_sats,affiliate_share_sats,fee_sats,affiliate,payment_hash,txid";
     private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
 
+    /// <summary>The whole CSV of rows given in any order (small reports and tests; closing streams through <see cref="AppendLine"/>).</summary>
     public static string Write(IEnumerable<ReportRow> rows)
     {
         var sb = new StringBuilder(Header).Append('\n');
-        foreach (var r in rows.OrderBy(r => r.Time).ThenBy(r => r.PostingId.ToString("D"), StringComparer.Ordinal))
-        {
-            sb.Append(Field(r.Type)).Append(',')
-              .Append(r.Time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture)).Append(',')
-              .Append(r.PostingId.ToString("D")).Append(',')
-              .Append(Field(r.Plan)).Append(',')
-              .Append(Number(r.AmountSats)).Append(',')
-              .Append(Number(r.OwnerShareSats)).Append(',')
-              .Append(Number(r.AffiliateShareSats)).Append(',')
-              .Append(Number(r.FeeSats)).Append(',')
-              .Append(Field(r.Affiliate)).Append(',')
-              .Append(Field(r.PaymentHash)).Append(',')
-              .Append(Field(r.Txid)).Append('\n');
-        }
+        foreach (var r in rows.OrderBy(r => r.Time).ThenBy(r => r.PostingId.ToString("D"), StringComparer.Ordinal)) AppendLine(sb, r);
         return sb.ToString();
     }
+
+    /// <summary>Appends one row's line, LF included. Rows must come in canonical order.</summary>
+    public static void AppendLine(StringBuilder sb, ReportRow r) =>
+        sb.Append(Field(r.Type)).Append(',')
+          .Append(r.Time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture)).Append(',')
+          .Append(r.PostingId.ToString("D")).Append(',')
+          .Append(Field(r.Plan)).Append(',')
+          .Append(Number(r.AmountSats)).Append(',')
+          .Append(Number(r.OwnerShareSats)).Append(',')
+          .Append(Number(r.AffiliateShareSats)).Append(',')
+          .Append(Number(r.FeeSats)).Append(',')
+          .Append(Field(r.Affiliate)).Append(',')
+          .Append(Field(r.PaymentHash)).Append(',')
+          .Append(Field(r.Txid)).Append('\n');
 
     public static List<ReportRow> Read(string csv)
     {
@@ -103,20 +120,60 @@ public static class ReportCsv
         if (lines.Length < 2 || lines[0] != Header || lines[^1].Length != 0)
             throw new FormatException("Not a canonical Satsub report.");
         var rows = new List<ReportRow>(lines.Length - 2);
-        foreach (var line in lines.AsSpan(1, lines.Length - 2))
-        {
-            var f = line.Split(',');
-            if (f.Length != 11) throw new FormatException("A report line has 11 fields.");
-            rows.Add(new ReportRow(f[0],
-                DateTimeOffset.ParseExact(f[1], TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal),
-                Guid.ParseExact(f[2], "D"), Null(f[3]),
-                long.Parse(f[4], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture),
-                long.Parse(f[5], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture),
-                long.Parse(f[6], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture),
-                long.Parse(f[7], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture),
-                Null(f[8]), Null(f[9]), Null(f[10])));
-        }
+        foreach (var line in lines.AsSpan(1, lines.Length - 2)) rows.Add(ParseLine(line));
         return rows;
+    }
+
+    /// <summary>
+    /// The rows of a report given as consecutive pieces of its text (split anywhere), parsed as they come: only one line
+    /// is held at a time beyond the current piece.
+    /// </summary>
+    public static async IAsyncEnumerable<ReportRow> ReadAsync(IAsyncEnumerable<string> pieces,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var carry = new StringBuilder();
+        var header = true;
+        await foreach (var piece in pieces.WithCancellation(ct))
+        {
+            var start = 0;
+            for (var lf = piece.IndexOf('\n'); lf >= 0; lf = piece.IndexOf('\n', start))
+            {
+                string line;
+                if (carry.Length > 0)
+                {
+                    line = carry.Append(piece, start, lf - start).ToString();
+                    carry.Clear();
+                }
+                else
+                {
+                    line = piece[start..lf];
+                }
+                start = lf + 1;
+                if (header)
+                {
+                    if (line != Header) throw new FormatException("Not a canonical Satsub report.");
+                    header = false;
+                    continue;
+                }
+                yield return ParseLine(line);
+            }
+            carry.Append(piece, start, piece.Length - start);
+        }
+        if (header || carry.Length > 0) throw new FormatException("Not a canonical Satsub report.");
+    }
+
+    private static ReportRow ParseLine(string line)
+    {
+        var f = line.Split(',');
+        if (f.Length != 11) throw new FormatException("A report line has 11 fields.");
+        return new ReportRow(f[0],
+            DateTimeOffset.ParseExact(f[1], TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal),
+            Guid.ParseExact(f[2], "D"), Null(f[3]),
+            long.Parse(f[4], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture),
+            long.Parse(f[5], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture),
+            long.Parse(f[6], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture),
+            long.Parse(f[7], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture),
+            Null(f[8]), Null(f[9]), Null(f[10]));
     }
 
     public static string Sha256Hex(string csv) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(csv)));

@@ -1,4 +1,7 @@
+using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Satsub.Bitcoin;
@@ -6,18 +9,64 @@ using Satsub.Data;
 
 namespace Satsub.Transparency;
 
-/// <summary>A month's report: open (the current month, still changing, unsigned) or closed (final, stored, signed when a key is configured).</summary>
-public sealed record MonthlyReport(
-    string Month,
-    bool Closed,
-    DateTimeOffset PeriodStart,
-    DateTimeOffset PeriodEnd,
-    DateTimeOffset? ClosedAt,
-    IReadOnlyList<ReportRow> Rows,
-    ReportTotals Totals,
-    string Csv,
-    string Sha256,
-    ReportSignature? Signature);
+/// <summary>
+/// A month's report: open (the current month, still changing, unsigned) or closed (final, stored, signed when a key is
+/// configured). Its CSV and rows are streamed from where they are kept — a closed month's stored parts, or the open
+/// month's snapshot in a temporary file — never held whole; dispose it to delete that file.
+/// </summary>
+public sealed class MonthlyReport(
+    string month,
+    bool closed,
+    DateTimeOffset? closedAt,
+    long rowCount,
+    ReportTotals totals,
+    string sha256,
+    ReportSignature? signature,
+    Func<CancellationToken, IAsyncEnumerable<string>> pieces,
+    IAsyncDisposable? owned = null) : IAsyncDisposable
+{
+    public string Month { get; } = month;
+    public bool Closed { get; } = closed;
+    public DateTimeOffset PeriodStart => MonthlyReports.StartOf(MonthlyReports.ParseMonth(Month));
+    public DateTimeOffset PeriodEnd => MonthlyReports.EndOf(MonthlyReports.ParseMonth(Month));
+    public DateTimeOffset? ClosedAt { get; } = closedAt;
+    public long RowCount { get; } = rowCount;
+    public ReportTotals Totals { get; } = totals;
+    public string Sha256 { get; } = sha256;
+    public ReportSignature? Signature { get; } = signature;
+
+    /// <summary>The canonical CSV as consecutive pieces of text, in order.</summary>
+    public IAsyncEnumerable<string> CsvPiecesAsync(CancellationToken ct = default) => pieces(ct);
+
+    /// <summary>The rows, parsed back from the CSV as it streams.</summary>
+    public IAsyncEnumerable<ReportRow> RowsAsync(CancellationToken ct = default) => ReportCsv.ReadAsync(pieces(ct), ct);
+
+    /// <summary>Writes the canonical bytes (UTF-8, no byte-order mark) piece by piece.</summary>
+    public async Task WriteCsvAsync(Stream body, CancellationToken ct)
+    {
+        byte[] buffer = [];
+        try
+        {
+            await foreach (var piece in pieces(ct))
+            {
+                var max = Encoding.UTF8.GetMaxByteCount(piece.Length);
+                if (buffer.Length < max)
+                {
+                    if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(max);
+                }
+                var n = Encoding.UTF8.GetBytes(piece, buffer);
+                await body.WriteAsync(buffer.AsMemory(0, n), ct);
+            }
+        }
+        finally
+        {
+            if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public ValueTask DisposeAsync() => owned?.DisposeAsync() ?? ValueTask.CompletedTask;
+}
 
 /// <summary>Builds, closes and signs monthly reports. A closed month's report is stored once and served from storage ever after.</summary>
 public sealed class MonthlyReports(SatsubDbContext db, TimeProvider clock, IOptions<TransparencyOptions> options, IOptions<BitcoinOptions> bitcoin,
@@ -49,15 +98,15 @@ public sealed class MonthlyReports(SatsubDbContext db, TimeProvider clock, IOpti
     /// <summary>Whether the month can be closed now: it ended at least <c>Transparency:CloseDelayMinutes</c> ago.</summary>
     public bool CanClose(DateOnly month) => clock.GetUtcNow() >= EndOf(month).AddMinutes(options.Value.CloseDelayMinutes);
 
+    /// <summary>Called after each part of a closing report is written (tests sample the heap there, when a part is fullest).</summary>
+    internal Action<int>? PartStored { get; set; }
+
     /// <summary>The report, or null for a month that has not begun. A month that can be closed is closed (stored and signed) first.</summary>
     public async Task<MonthlyReport?> GetAsync(DateOnly month, CancellationToken ct)
     {
         if (StartOf(month) > clock.GetUtcNow()) return null;
-        if (CanClose(month)) return FromStored(await CloseAsync(month, ct));
-        var rows = await ReportBuilder.RowsAsync(db, StartOf(month), EndOf(month), ct);
-        var csv = ReportCsv.Write(rows);
-        return new MonthlyReport(Format(month), false, StartOf(month), EndOf(month), null, ReportCsv.Read(csv), ReportTotals.Of(rows), csv,
-            ReportCsv.Sha256Hex(csv), null);
+        if (CanClose(month)) return await StoredAsync(await CloseAsync(month, ct), ct);
+        return await OpenAsync(month, ct);
     }
 
     /// <summary>
@@ -68,22 +117,19 @@ public sealed class MonthlyReports(SatsubDbContext db, TimeProvider clock, IOpti
     {
         if (!CanClose(month)) throw new InvalidOperationException($"The month {Format(month)} cannot be closed yet.");
         var key = Format(month);
-        var stored = await db.ClosedReports.SingleOrDefaultAsync(r => r.Month == key, ct);
+        var stored = await db.ClosedReports.AsNoTracking().SingleOrDefaultAsync(r => r.Month == key, ct);
         if (stored is null)
         {
-            var rows = await ReportBuilder.RowsAsync(db, StartOf(month), EndOf(month), ct);
-            var csv = ReportCsv.Write(rows);
-            stored = new ClosedReport { Month = key, Csv = csv, Sha256 = ReportCsv.Sha256Hex(csv), ClosedAt = clock.GetUtcNow() };
-            db.ClosedReports.Add(stored);
             try
             {
-                await db.SaveChangesAsync(ct);
-                logger.LogInformation("Closed the report of {Month}: {Rows} rows, sha256 {Sha256}", key, rows.Count, stored.Sha256);
+                stored = await StoreAsync(month, ct);
+                logger.LogInformation("Closed the report of {Month}: {Rows} rows, sha256 {Sha256}", key, stored.RowCount, stored.Sha256);
             }
             catch (DbUpdateException ex) when (DbErrors.IsUniqueViolation(ex))
             {
+                // Another instance closed it first: its report (the same bytes, from the same ledger) is the one kept.
                 db.ChangeTracker.Clear();
-                stored = await db.ClosedReports.SingleAsync(r => r.Month == key, ct);
+                stored = await db.ClosedReports.AsNoTracking().SingleAsync(r => r.Month == key, ct);
             }
         }
         if (stored.Signature is null && ReportSigner.Create(options.Value, bitcoin.Value.ToNBitcoin()) is { } signer)
@@ -103,13 +149,102 @@ public sealed class MonthlyReports(SatsubDbContext db, TimeProvider clock, IOpti
         return stored;
     }
 
-    public static MonthlyReport FromStored(ClosedReport r)
+    /// <summary>
+    /// Writes the report row and its parts in one transaction. The row goes first: a concurrent closer's insert of the same
+    /// month waits for this transaction and then fails as a unique violation, so one report is kept, whole.
+    /// </summary>
+    private async Task<ClosedReport> StoreAsync(DateOnly month, CancellationToken ct)
     {
-        var month = DateOnly.ParseExact(r.Month + "-01", "yyyy-MM-dd", CultureInfo.InvariantCulture);
-        var rows = ReportCsv.Read(r.Csv);
-        var signature = r.Signature is null ? null : new ReportSignature(r.SignatureAddress!, r.SignatureScheme!, r.SignatureMessage!, r.Signature);
-        return new MonthlyReport(r.Month, true, StartOf(month), EndOf(month), r.ClosedAt, rows, ReportTotals.Of(rows), r.Csv, r.Sha256, signature);
+        var key = Format(month);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var report = new ClosedReport { Month = key, ClosedAt = clock.GetUtcNow() };
+        db.ClosedReports.Add(report);
+        await db.SaveChangesAsync(ct);
+        var sequence = 0;
+        var summary = await ReportWriter.WriteAsync(db, StartOf(month), EndOf(month), async (text, c) =>
+        {
+            var part = new ClosedReportPart { Month = key, Sequence = sequence++, Text = text };
+            db.ClosedReportParts.Add(part);
+            await db.SaveChangesAsync(c);
+            db.Entry(part).State = EntityState.Detached;
+            PartStored?.Invoke(sequence);
+        }, ct);
+        report.Sha256 = summary.Sha256;
+        report.SetTotals(summary.Rows, summary.Totals);
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        db.Entry(report).State = EntityState.Detached;
+        return report;
     }
+
+    /// <summary>A stored report, streamed from its parts. One stored before totals were kept gets them summed from its CSV, once.</summary>
+    public async Task<MonthlyReport> StoredAsync(ClosedReport r, CancellationToken ct)
+    {
+        if (r.Totals is null)
+        {
+            var totals = new ReportTotalsBuilder();
+            await foreach (var row in ReportCsv.ReadAsync(PartsAsync(r.Month, ct), ct)) totals.Add(row);
+            db.ClosedReports.Attach(r);
+            r.SetTotals(totals.Rows, totals.Build());
+            await db.SaveChangesAsync(ct);
+            db.Entry(r).State = EntityState.Detached;
+        }
+        var signature = r.Signature is null ? null : new ReportSignature(r.SignatureAddress!, r.SignatureScheme!, r.SignatureMessage!, r.Signature);
+        var key = r.Month;
+        return new MonthlyReport(key, true, r.ClosedAt, r.RowCount!.Value, r.Totals!, r.Sha256, signature, c => PartsAsync(key, c));
+    }
+
+    private async IAsyncEnumerable<string> PartsAsync(string month, [EnumeratorCancellation] CancellationToken ct)
+    {
+        // One part (about 512 KiB) at a time off one reader, in order.
+        await foreach (var text in db.ClosedReportParts.AsNoTracking().Where(p => p.Month == month).OrderBy(p => p.Sequence).Select(p => p.Text)
+                           .AsAsyncEnumerable().WithCancellation(ct))
+            yield return text;
+    }
+
+    /// <summary>
+    /// The open month as of now: written once to a temporary file (deleted when the report is disposed), so its digest,
+    /// totals and rows describe the same snapshot however many sales commit meanwhile, in memory bounded like closing.
+    /// </summary>
+    private async Task<MonthlyReport> OpenAsync(DateOnly month, CancellationToken ct)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"satsub-report-{Guid.NewGuid():N}.csv");
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        try
+        {
+            ReportSummary summary;
+            await using (var writer = new StreamWriter(file, new UTF8Encoding(false), 64 * 1024, leaveOpen: true))
+            {
+                summary = await ReportWriter.WriteAsync(db, StartOf(month), EndOf(month), (text, c) => writer.WriteAsync(text.AsMemory(), c), ct);
+            }
+            return new MonthlyReport(Format(month), false, null, summary.Rows, summary.Totals, summary.Sha256, null, c => FilePiecesAsync(file, c), file);
+        }
+        catch
+        {
+            await file.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static async IAsyncEnumerable<string> FilePiecesAsync(FileStream file, [EnumeratorCancellation] CancellationToken ct)
+    {
+        file.Position = 0;
+        using var reader = new StreamReader(file, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: false, 64 * 1024, leaveOpen: true);
+        var buffer = new char[64 * 1024];
+        var kept = 0;
+        int n;
+        while ((n = await reader.ReadAsync(buffer.AsMemory(kept), ct)) > 0)
+        {
+            var end = kept + n;
+            // A piece never ends inside a surrogate pair: each is encoded to UTF-8 on its own.
+            kept = char.IsHighSurrogate(buffer[end - 1]) ? 1 : 0;
+            yield return new string(buffer, 0, end - kept);
+            if (kept == 1) buffer[0] = buffer[end - 1];
+        }
+        if (kept == 1) yield return new string(buffer, 0, 1);
+    }
+
+    public static DateOnly ParseMonth(string month) => DateOnly.ParseExact(month + "-01", "yyyy-MM-dd", CultureInfo.InvariantCulture);
 }
 
 /// <summary>
@@ -132,7 +267,7 @@ public sealed class ReportClosingJob(IServiceScopeFactory scopes, TimeProvider t
         var done = new List<string>();
         var first = await db.LedgerPostings.MinAsync(p => (DateTimeOffset?)p.CreatedAt, ct);
         if (first is null) return done;
-        var stored = await db.ClosedReports.AsNoTracking().ToDictionaryAsync(r => r.Month, r => r.Signature != null, ct);
+        var stored = await db.ClosedReports.AsNoTracking().Select(r => new { r.Month, Signed = r.Signature != null }).ToDictionaryAsync(r => r.Month, r => r.Signed, ct);
         for (var month = MonthlyReports.MonthOf(first.Value); reports.CanClose(month); month = month.AddMonths(1))
         {
             var key = MonthlyReports.Format(month);

@@ -16,34 +16,74 @@ public static class ReportBuilder
 {
     private const string AffiliatePrefix = "affiliate:";
 
-    public static async Task<List<ReportRow>> RowsAsync(SatsubDbContext db, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+    /// <summary>Postings read per page: what closing a month holds in memory at once, whatever the month's size.</summary>
+    public const int DefaultPageSize = 1000;
+
+    private sealed record PostingHead(Guid Id, DateTimeOffset CreatedAt, string Kind, Guid? InvoiceId, string IdempotencyKey);
+
+    /// <summary>
+    /// The rows of the period in canonical order (time, then posting id as lower-case text), read in keyset pages of
+    /// <paramref name="pageSize"/> postings: each page's entries, plans and payout references are fetched for that page only.
+    /// </summary>
+    public static async IAsyncEnumerable<ReportRow> StreamAsync(SatsubDbContext db, DateTimeOffset from, DateTimeOffset to,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct, int pageSize = DefaultPageSize)
     {
-        var postings = await db.LedgerPostings.AsNoTracking().Include(p => p.Entries)
-            .Where(p => p.CreatedAt >= from && p.CreatedAt < to)
-            .ToListAsync(ct);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        DateTimeOffset? after = null;
+        while (true)
+        {
+            var query = db.LedgerPostings.AsNoTracking().Where(p => p.CreatedAt < to);
+            query = after is { } cursor ? query.Where(p => p.CreatedAt > cursor) : query.Where(p => p.CreatedAt >= from);
+            var page = await query.OrderBy(p => p.CreatedAt).Take(pageSize)
+                .Select(p => new PostingHead(p.Id, p.CreatedAt, p.Kind, p.InvoiceId, p.IdempotencyKey)).ToListAsync(ct);
+            if (page.Count == 0) yield break;
+            var last = page.Count == pageSize;
+            if (last)
+            {
+                // The page is ordered by time only (the databases order uuids differently from their text), so the postings
+                // at its last instant may continue past it: take them all, and continue strictly after that instant.
+                var edge = page[^1].CreatedAt;
+                page.RemoveAll(p => p.CreatedAt == edge);
+                page.AddRange(await db.LedgerPostings.AsNoTracking().Where(p => p.CreatedAt == edge)
+                    .Select(p => new PostingHead(p.Id, p.CreatedAt, p.Kind, p.InvoiceId, p.IdempotencyKey)).ToListAsync(ct));
+                after = edge;
+            }
+            // The canonical order, applied in memory within the page: whole instants never straddle two pages.
+            page.Sort(static (a, b) =>
+            {
+                var byTime = a.CreatedAt.CompareTo(b.CreatedAt);
+                return byTime != 0 ? byTime : string.CompareOrdinal(a.Id.ToString("D"), b.Id.ToString("D"));
+            });
+            foreach (var row in await RowsOfPageAsync(db, page, ct)) yield return row;
+            if (!last) yield break;
+        }
+    }
+
+    private static async Task<List<ReportRow>> RowsOfPageAsync(SatsubDbContext db, List<PostingHead> postings, CancellationToken ct)
+    {
+        var ids = postings.Select(p => p.Id).ToList();
+        var entries = new Dictionary<Guid, List<LedgerEntry>>(postings.Count);
+        // In insertion order, as the postings wrote them: which affiliate a row names may depend on it.
+        foreach (var e in await db.LedgerEntries.AsNoTracking().Where(e => ids.Contains(e.PostingId)).OrderBy(e => e.Id).ToListAsync(ct))
+        {
+            if (!entries.TryGetValue(e.PostingId, out var list)) entries[e.PostingId] = list = [];
+            list.Add(e);
+        }
 
         var invoiceIds = postings.Where(p => p.InvoiceId is not null).Select(p => p.InvoiceId!.Value).Distinct().ToList();
-        var plans = new Dictionary<Guid, string>();
-        foreach (var chunk in invoiceIds.Chunk(500))
-        {
-            foreach (var i in await db.Invoices.AsNoTracking().Where(i => chunk.Contains(i.Id)).Select(i => new { i.Id, i.PlanCode }).ToListAsync(ct))
-                plans[i.Id] = i.PlanCode;
-        }
+        var plans = invoiceIds.Count == 0 ? [] : await db.Invoices.AsNoTracking().Where(i => invoiceIds.Contains(i.Id))
+            .Select(i => new { i.Id, i.PlanCode }).ToDictionaryAsync(i => i.Id, i => i.PlanCode, ct);
 
         var payoutIds = postings.Select(p => PayoutIdOf(p.IdempotencyKey)).OfType<Guid>().Distinct().ToList();
-        var payouts = new Dictionary<Guid, (string? Hash, string? Txid)>();
-        foreach (var chunk in payoutIds.Chunk(500))
-        {
-            foreach (var p in await db.Payouts.AsNoTracking().Where(p => chunk.Contains(p.Id)).Select(p => new { p.Id, p.PaymentHash, p.Txid }).ToListAsync(ct))
-                payouts[p.Id] = (p.PaymentHash, p.Txid);
-        }
+        var payouts = payoutIds.Count == 0 ? [] : await db.Payouts.AsNoTracking().Where(p => payoutIds.Contains(p.Id))
+            .Select(p => new { p.Id, p.PaymentHash, p.Txid }).ToDictionaryAsync(p => p.Id, p => (p.PaymentHash, p.Txid), ct);
 
-        var rows = new List<ReportRow>();
+        var rows = new List<ReportRow>(postings.Count);
         foreach (var p in postings)
         {
             long customer = 0, owner = 0, owed = 0, paid = 0, fees = 0;
             Guid? affiliate = null;
-            foreach (var e in p.Entries)
+            foreach (var e in entries.GetValueOrDefault(p.Id) ?? [])
             {
                 switch (Bucket(e.Account, out var userId))
                 {

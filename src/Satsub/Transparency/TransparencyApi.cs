@@ -1,4 +1,3 @@
-using System.Text;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Satsub.Api;
@@ -19,7 +18,7 @@ public sealed record ReportView(
     DateTimeOffset PeriodEnd,
     DateTimeOffset? ClosedAt,
     ReportTotals Totals,
-    IReadOnlyList<ReportRow> Rows,
+    IAsyncEnumerable<ReportRow> Rows,
     string Canonical,
     string Sha256,
     ReportSignature? Signature);
@@ -74,16 +73,18 @@ public static class TransparencyModule
 
         var report = await reports.GetAsync(m, ct);
         if (report is null) return ApiProblems.NotFound("not_found", $"The month {month} has not begun.");
+        // Streamed after this returns: the open month's temporary file lives until the response is written.
+        http.Response.RegisterForDisposeAsync(report);
         http.Response.Headers["Satsub-Report-Status"] = report.Closed ? "closed" : "open";
         http.Response.Headers["Satsub-Report-Sha256"] = report.Sha256;
         if (csv == true)
         {
             http.Response.Headers.ContentDisposition = $"attachment; filename=\"satsub-report-{report.Month}.csv\"";
-            // The canonical bytes exactly: UTF-8 without a byte-order mark.
-            return Results.Bytes(new UTF8Encoding(false).GetBytes(report.Csv), "text/csv; charset=utf-8");
+            // The canonical bytes exactly (UTF-8 without a byte-order mark), part by part.
+            return Results.Stream(body => report.WriteCsvAsync(body, http.RequestAborted), "text/csv; charset=utf-8");
         }
         return TypedResults.Ok(new ReportView(report.Month, report.Closed ? "closed" : "open", report.Signature is not null, report.PeriodStart,
-            report.PeriodEnd, report.ClosedAt, report.Totals, report.Rows, "csv", report.Sha256, report.Signature));
+            report.PeriodEnd, report.ClosedAt, report.Totals, report.RowsAsync(http.RequestAborted), "csv", report.Sha256, report.Signature));
     }
 
     private static async Task<IResult> PageAsync(HttpContext http, TransparencySummary summary, MonthlyReports reports, IOptions<TransparencyOptions> options,

@@ -91,15 +91,19 @@ public sealed class TransparencySummary(SatsubDbContext db, IOptions<AffiliateOp
     {
         var current = MonthlyReports.MonthOf(clock.GetUtcNow());
         var first = current.AddMonths(-(ChartMonths - 1));
-        var rows = await ReportBuilder.RowsAsync(db, MonthlyReports.StartOf(first), MonthlyReports.EndOf(current), ct);
-        var points = new List<MonthPoint>(ChartMonths);
-        for (var m = first; m <= current; m = m.AddMonths(1))
+        var sums = new (int Sales, long Sats, long Owner, long Affiliate)[ChartMonths];
+        // Streamed page by page and summed: twelve months of postings are never held at once.
+        await foreach (var r in ReportBuilder.StreamAsync(db, MonthlyReports.StartOf(first), MonthlyReports.EndOf(current), ct))
         {
-            var (start, end) = (MonthlyReports.StartOf(m), MonthlyReports.EndOf(m));
-            var inMonth = rows.Where(r => r.Time >= start && r.Time < end && r.Type is ReportRow.Sale or ReportRow.Refund).ToList();
-            points.Add(new MonthPoint(MonthlyReports.Format(m), inMonth.Count(r => r.Type == ReportRow.Sale), inMonth.Sum(r => r.AmountSats),
-                inMonth.Sum(r => r.OwnerShareSats), inMonth.Sum(r => r.AffiliateShareSats)));
+            if (r.Type is not (ReportRow.Sale or ReportRow.Refund)) continue;
+            var at = MonthlyReports.MonthOf(r.Time);
+            var i = (at.Year - first.Year) * 12 + at.Month - first.Month;
+            sums[i] = (sums[i].Sales + (r.Type == ReportRow.Sale ? 1 : 0), sums[i].Sats + r.AmountSats, sums[i].Owner + r.OwnerShareSats,
+                sums[i].Affiliate + r.AffiliateShareSats);
         }
+        var points = new List<MonthPoint>(ChartMonths);
+        for (var i = 0; i < ChartMonths; i++)
+            points.Add(new MonthPoint(MonthlyReports.Format(first.AddMonths(i)), sums[i].Sales, sums[i].Sats, sums[i].Owner, sums[i].Affiliate));
         return points;
     }
 

@@ -32,10 +32,12 @@ public sealed class ReportClosingJobTests(ReportSqliteFixture fx) : IClassFixtur
         var stored = await fx.App.DbAsync(db => db.ClosedReports.AsNoTracking().OrderBy(r => r.Month).ToListAsync());
         Assert.Equal(["2026-01", "2026-02"], stored.Select(r => r.Month));
         Assert.All(stored, r => Assert.True(ReportSigner.Verify(new ReportSignature(r.SignatureAddress!, r.SignatureScheme!, r.SignatureMessage!, r.Signature!), NBitcoin.Network.Main)));
-        var january = ReportCsv.Read(stored[0].Csv);
+        var january = ReportCsv.Read(await fx.App.DbAsync(db => db.StoredCsvAsync("2026-01")));
         Assert.Equal(ReportRow.Sale, Assert.Single(january).Type);
-        Assert.Empty(ReportCsv.Read(stored[1].Csv));
-        var march = await fx.App.WithAsync<MonthlyReports, MonthlyReport?>(r => r.GetAsync(new DateOnly(2026, 3, 1), default));
+        Assert.Equal([1L, 0L], stored.Select(r => r.RowCount!.Value));
+        Assert.Equal(1, stored[0].SalesCount);
+        Assert.Empty(ReportCsv.Read(await fx.App.DbAsync(db => db.StoredCsvAsync("2026-02"))));
+        var march = await fx.App.ReportAsync(new DateOnly(2026, 3, 1));
         Assert.False(march!.Closed);
         Assert.Single(march.Rows);
     }

@@ -1537,14 +1537,53 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasColumnType("character varying(7)")
                         .HasColumnName("month");
 
+                    b.Property<long?>("AffiliateBalanceChangeSats")
+                        .HasColumnType("bigint")
+                        .HasColumnName("affiliate_balance_change_sats");
+
                     b.Property<DateTimeOffset>("ClosedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("closed_at");
 
-                    b.Property<string>("Csv")
-                        .IsRequired()
-                        .HasColumnType("text")
-                        .HasColumnName("csv");
+                    b.Property<long?>("CommissionsAccruedSats")
+                        .HasColumnType("bigint")
+                        .HasColumnName("commissions_accrued_sats");
+
+                    b.Property<long?>("OwnerShareSats")
+                        .HasColumnType("bigint")
+                        .HasColumnName("owner_share_sats");
+
+                    b.Property<long?>("PayoutFeesSats")
+                        .HasColumnType("bigint")
+                        .HasColumnName("payout_fees_sats");
+
+                    b.Property<int?>("PayoutsCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("payouts_count");
+
+                    b.Property<long?>("PayoutsSats")
+                        .HasColumnType("bigint")
+                        .HasColumnName("payouts_sats");
+
+                    b.Property<int?>("RefundsCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("refunds_count");
+
+                    b.Property<long?>("RefundsSats")
+                        .HasColumnType("bigint")
+                        .HasColumnName("refunds_sats");
+
+                    b.Property<long?>("RowCount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("row_count");
+
+                    b.Property<int?>("SalesCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("sales_count");
+
+                    b.Property<long?>("SalesSats")
+                        .HasColumnType("bigint")
+                        .HasColumnName("sales_sats");
 
                     b.Property<string>("Sha256")
                         .IsRequired()
@@ -1580,6 +1619,28 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasName("pk_closed_reports");
 
                     b.ToTable("closed_reports", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Transparency.ClosedReportPart", b =>
+                {
+                    b.Property<string>("Month")
+                        .HasMaxLength(7)
+                        .HasColumnType("character varying(7)")
+                        .HasColumnName("month");
+
+                    b.Property<int>("Sequence")
+                        .HasColumnType("integer")
+                        .HasColumnName("sequence");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("text");
+
+                    b.HasKey("Month", "Sequence")
+                        .HasName("pk_closed_report_parts");
+
+                    b.ToTable("closed_report_parts", (string)null);
                 });
 
             modelBuilder.Entity("Satsub.Users.User", b =>
@@ -1787,6 +1848,16 @@ namespace Satsub.Data.Migrations.Postgres
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_telegram_users_users_user_id");
+                });
+
+            modelBuilder.Entity("Satsub.Transparency.ClosedReportPart", b =>
+                {
+                    b.HasOne("Satsub.Transparency.ClosedReport", null)
+                        .WithMany()
+                        .HasForeignKey("Month")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_closed_report_parts_closed_reports_month");
                 });
 
             modelBuilder.Entity("Satsub.Users.User", b =>

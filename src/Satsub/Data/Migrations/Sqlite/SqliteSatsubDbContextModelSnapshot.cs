@@ -1513,14 +1513,53 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("month");
 
+                    b.Property<long?>("AffiliateBalanceChangeSats")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("affiliate_balance_change_sats");
+
                     b.Property<long>("ClosedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("closed_at");
 
-                    b.Property<string>("Csv")
-                        .IsRequired()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("csv");
+                    b.Property<long?>("CommissionsAccruedSats")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("commissions_accrued_sats");
+
+                    b.Property<long?>("OwnerShareSats")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("owner_share_sats");
+
+                    b.Property<long?>("PayoutFeesSats")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("payout_fees_sats");
+
+                    b.Property<int?>("PayoutsCount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("payouts_count");
+
+                    b.Property<long?>("PayoutsSats")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("payouts_sats");
+
+                    b.Property<int?>("RefundsCount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("refunds_count");
+
+                    b.Property<long?>("RefundsSats")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("refunds_sats");
+
+                    b.Property<long?>("RowCount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("row_count");
+
+                    b.Property<int?>("SalesCount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sales_count");
+
+                    b.Property<long?>("SalesSats")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sales_sats");
 
                     b.Property<string>("Sha256")
                         .IsRequired()
@@ -1556,6 +1595,28 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasName("pk_closed_reports");
 
                     b.ToTable("closed_reports", (string)null);
+                });
+
+            modelBuilder.Entity("Satsub.Transparency.ClosedReportPart", b =>
+                {
+                    b.Property<string>("Month")
+                        .HasMaxLength(7)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("month");
+
+                    b.Property<int>("Sequence")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sequence");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("text");
+
+                    b.HasKey("Month", "Sequence")
+                        .HasName("pk_closed_report_parts");
+
+                    b.ToTable("closed_report_parts", (string)null);
                 });
 
             modelBuilder.Entity("Satsub.Users.User", b =>
@@ -1762,6 +1823,16 @@ namespace Satsub.Data.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_telegram_users_users_user_id");
+                });
+
+            modelBuilder.Entity("Satsub.Transparency.ClosedReportPart", b =>
+                {
+                    b.HasOne("Satsub.Transparency.ClosedReport", null)
+                        .WithMany()
+                        .HasForeignKey("Month")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_closed_report_parts_closed_reports_month");
                 });
 
             modelBuilder.Entity("Satsub.Users.User", b =>
