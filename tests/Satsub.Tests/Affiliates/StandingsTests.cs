@@ -153,6 +153,35 @@ public abstract class StandingsTests<TFixture>(TFixture fx) : IClassFixture<TFix
         Assert.Equal(0, await App.DbAsync(db => AffiliateStandings.RankAsync(db, null, App.Clock.GetUtcNow(), default)));
     }
 
+    [Fact]
+    public async Task Startup_AfterTheUpgradeToPlacesPerScore_StoresThem_AndReadsAreExactBeforeAndAfter()
+    {
+        var leader = await App.RegisterAsync();
+        var chaser = await App.RegisterAsync();
+        // Few sales: the other tests of the class share the database and expect no one above three customers.
+        await SellAsync(leader, 2);
+        await SellAsync(chaser, 1);
+        await RunRankJobAsync();
+        await SellAsync(chaser, 1);
+        // What migration "reads" leaves: no ranked score and no place per score (the chaser's change is still dirty).
+        await App.DbAsync(async db =>
+        {
+            await db.Database.ExecuteSqlRawAsync("UPDATE affiliate_standings SET ranked_score = NULL");
+            await db.Database.ExecuteSqlRawAsync("UPDATE affiliate_month_standings SET ranked_score = NULL");
+            return await db.Database.ExecuteSqlRawAsync("DELETE FROM affiliate_score_places");
+        });
+        Assert.True(await App.DbAsync(db => AffiliateStandings.NeedsScorePlacesAsync(db, default)));
+
+        await StandingsStartup.RunAsync(App.Services, default);
+
+        Assert.False(await App.DbAsync(db => AffiliateStandings.NeedsScorePlacesAsync(db, default)));
+        await AssertMatchesSourceAsync(ranksStored: true);
+        await SellAsync(chaser, 1);
+        await AssertMatchesSourceAsync();
+        await RunRankJobAsync();
+        await AssertMatchesSourceAsync(ranksStored: true);
+    }
+
     private async Task SellAsync(User affiliate, int customers)
     {
         for (var i = 0; i < customers; i++)

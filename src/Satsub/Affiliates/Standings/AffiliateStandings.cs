@@ -319,6 +319,37 @@ public static class AffiliateStandings
         return changed;
     }
 
+    /// <summary>
+    /// True when standings exist but no place was stored per score yet: the upgrade from places stored per affiliate
+    /// (migration <c>reads</c> adds <c>ranked_score</c> empty; filling it is minutes of writes on a large database,
+    /// longer than a migration's command may take).
+    /// </summary>
+    public static async Task<bool> NeedsScorePlacesAsync(SatsubDbContext db, CancellationToken ct) =>
+        !await db.AffiliateScorePlaces.AnyAsync(ct) && await db.AffiliateStandings.AnyAsync(s => s.RankedScore == null && s.Visible && s.Sales > 0, ct);
+
+    /// <summary>
+    /// Every standing (all time and every month) takes its current score as <c>ranked_score</c>, and the places per score
+    /// are counted from them; dirty flags stay, since a read corrects the stored places with the changed rows whatever
+    /// scores they were ranked with. One transaction, so reads see all of it or none.
+    /// </summary>
+    public static async Task StoreScorePlacesAsync(SatsubDbContext db, DateTimeOffset now, CancellationToken ct)
+    {
+        db.Database.SetCommandTimeout(BulkCommandTimeout);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        if (db.IsPostgres) await db.Database.ExecuteSqlRawAsync("LOCK TABLE affiliate_score_places IN EXCLUSIVE MODE", ct);
+        const string sql =
+            "UPDATE affiliate_standings SET ranked_score = CASE WHEN visible AND sales > 0 THEN score END;\n" +
+            "UPDATE affiliate_month_standings SET ranked_score = CASE WHEN visible AND sales > 0 THEN score END;\n" +
+            "DELETE FROM affiliate_score_places;\n" +
+            "INSERT INTO affiliate_score_places (month, score, place, affiliates, computed_at) " +
+            "SELECT c.month, c.ranked_score, CAST(1 + COALESCE(SUM(c.n) OVER (PARTITION BY c.month ORDER BY c.ranked_score DESC " +
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS integer), CAST(c.n AS integer), {0} " +
+            "FROM (SELECT 0 AS month, ranked_score, count(*) AS n FROM affiliate_standings WHERE ranked_score IS NOT NULL GROUP BY ranked_score " +
+            "UNION ALL SELECT month, ranked_score, count(*) AS n FROM affiliate_month_standings WHERE ranked_score IS NOT NULL GROUP BY month, ranked_score) AS c";
+        await db.Database.ExecuteSqlRawAsync(sql, [db.Time(now)], ct);
+        await tx.CommitAsync(ct);
+    }
+
     /// <summary>True when standings must be rebuilt: none stored, yet referrals exist (an upgrade, or a bulk load).</summary>
     public static async Task<bool> NeedsRebuildAsync(SatsubDbContext db, CancellationToken ct) =>
         !await db.Set<AffiliateStandingRow>().AnyAsync(ct) && await db.Users.AnyAsync(u => u.ReferrerId != null, ct);

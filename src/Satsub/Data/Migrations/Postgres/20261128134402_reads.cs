@@ -53,17 +53,6 @@ namespace Satsub.Data.Migrations.Postgres
                 columns: new[] { "month", "ranked_score" },
                 filter: "rank_dirty");
 
-            // The places per score of the current ranked scores (the dirty flags stay: a read corrects these places
-            // with the rows changed since, whichever scores they were ranked with), so reads stay exact without waiting
-            // for the rank job.
-            migrationBuilder.Sql(
-                "UPDATE affiliate_standings SET ranked_score = CASE WHEN visible AND sales > 0 THEN score END;\n" +
-                "UPDATE affiliate_month_standings SET ranked_score = CASE WHEN visible AND sales > 0 THEN score END;\n" +
-                "INSERT INTO affiliate_score_places (month, score, place, affiliates, computed_at) " +
-                "SELECT c.month, c.ranked_score, CAST(1 + COALESCE(SUM(c.n) OVER (PARTITION BY c.month ORDER BY c.ranked_score DESC " +
-                "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS integer), CAST(c.n AS integer), now() " +
-                "FROM (SELECT 0 AS month, ranked_score, count(*) AS n FROM affiliate_standings WHERE ranked_score IS NOT NULL GROUP BY ranked_score " +
-                "UNION ALL SELECT month, ranked_score, count(*) AS n FROM affiliate_month_standings WHERE ranked_score IS NOT NULL GROUP BY month, ranked_score) AS c;");
         }
 
         /// <inheritdoc />
