@@ -142,6 +142,7 @@ namespace Satsub.Bench
 
             var key = (await RunSatsubAsync(settings, ct, "apikey", "create", "--name", "bench", "--scopes", "admin")).Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].Trim();
             var userIds = await ReadUserIdsAsync(ct);
+            await RememberEarlierInvoicesAsync(standIn, ct);
 
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 2048, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
             { Timeout = TimeSpan.FromSeconds(30) };
@@ -511,6 +512,23 @@ namespace Satsub.Bench
             Figure("leaderboard month p99", $"{board.Percentile(99):0.0} ms ({board.Summary()})");
             // Slow reads are a figure, not a failure: only the quick run's small database must answer.
             if (o.Quick && (users.Count == 0 || board.Count == 0)) throw new BenchFailure("no read succeeded on the quick database");
+        }
+
+        /// <summary>Earlier runs' settled invoices of this database, known to the stand-in as a real BTCPay would know them.</summary>
+        private async Task RememberEarlierInvoicesAsync(BtcPayStandIn standIn, CancellationToken ct)
+        {
+            await using var c = new NpgsqlConnection(Db(BenchDatabase));
+            await c.OpenAsync(ct);
+            await using var cmd = new NpgsqlCommand(
+                "SELECT provider_invoice_id, amount_sats, id FROM invoices WHERE provider = 'btcpay' AND status = 'settled' AND provider_invoice_id LIKE 'bench-%'", c);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            var n = 0;
+            while (await reader.ReadAsync(ct))
+            {
+                standIn.RememberPaid(reader.GetString(0), reader.GetInt64(1), reader.GetGuid(2).ToString("D"));
+                n++;
+            }
+            if (n > 0) Step($"the BTCPay stand-in knows {n} settled invoices of earlier runs (reconciliation re-reads them)");
         }
 
         /// <summary>Outbox messages due and not yet dispatched.</summary>
