@@ -11,7 +11,7 @@ namespace Satsub.ApiKeys;
 /// Creates, lists, revokes and checks API keys. A key is <c>sk_</c> + 8 public lookup characters + 32 secret
 /// characters of base62 (≈190 random bits in all); only its SHA-256 is stored and it is compared in constant time.
 /// </summary>
-public sealed partial class ApiKeyService(SatsubDbContext db, TimeProvider clock)
+public sealed partial class ApiKeyService(SatsubDbContext db, TimeProvider clock, ApiKeyCache cache)
 {
     public const string AdminScope = "admin";
     private const string Base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -65,16 +65,27 @@ public sealed partial class ApiKeyService(SatsubDbContext db, TimeProvider clock
         if (key is null) return false;
         key.RevokedAt ??= clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
+        cache.Evict(key.Prefix);
         return true;
     }
 
-    /// <summary>The live key matching the presented secret, or null (unknown, revoked and malformed look alike).</summary>
+    /// <summary>
+    /// The live key matching the presented secret, or null (unknown, revoked and malformed look alike). A key found live
+    /// is cached for a few seconds (<see cref="ApiKeyCache"/>); the hash is compared on every call.
+    /// </summary>
     public async Task<ApiKey?> AuthenticateAsync(string? presented, CancellationToken ct)
     {
         if (presented is null || !KeyShape().IsMatch(presented)) return null;
         var prefix = presented.Substring(3, PrefixLength);
-        var key = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.Prefix == prefix, ct);
-        if (key is null || key.RevokedAt is not null) return null;
+        var key = cache.Find(prefix);
+        if (key is null)
+        {
+            key = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.Prefix == prefix, ct);
+            if (key is null || key.RevokedAt is not null) return null;
+            if (!CryptographicOperations.FixedTimeEquals(key.Hash, HashOf(presented))) return null;
+            cache.Add(key);
+            return key;
+        }
         return CryptographicOperations.FixedTimeEquals(key.Hash, HashOf(presented)) ? key : null;
     }
 

@@ -47,7 +47,7 @@ public abstract class SatsubDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<Satsub.Telegram.TelegramUser> TelegramUsers => Set<Satsub.Telegram.TelegramUser>();
     public DbSet<Satsub.Affiliates.Standings.AffiliateStandingRow> AffiliateStandings => Set<Satsub.Affiliates.Standings.AffiliateStandingRow>();
     public DbSet<Satsub.Affiliates.Standings.AffiliateMonthStandingRow> AffiliateMonthStandings => Set<Satsub.Affiliates.Standings.AffiliateMonthStandingRow>();
-    public DbSet<Satsub.Affiliates.Standings.AffiliatePlaceRow> AffiliatePlaces => Set<Satsub.Affiliates.Standings.AffiliatePlaceRow>();
+    public DbSet<Satsub.Affiliates.Standings.AffiliateScorePlaceRow> AffiliateScorePlaces => Set<Satsub.Affiliates.Standings.AffiliateScorePlaceRow>();
     public DbSet<Satsub.Affiliates.Standings.AffiliateCustomerRow> AffiliateCustomers => Set<Satsub.Affiliates.Standings.AffiliateCustomerRow>();
     public DbSet<Satsub.Affiliates.Standings.AffiliateMonthCustomerRow> AffiliateMonthCustomers => Set<Satsub.Affiliates.Standings.AffiliateMonthCustomerRow>();
 

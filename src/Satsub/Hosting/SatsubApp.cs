@@ -91,6 +91,7 @@ public static class SatsubApp
         builder.Services.AddScoped<UserRegistration>();
         builder.Services.AddScoped<PlanCatalog>();
         builder.Services.AddScoped<ApiKeyService>();
+        builder.Services.AddSingleton<ApiKeyCache>();
 
         builder.AddOutgoingWebhooks();
         builder.AddTransparency();

@@ -122,9 +122,12 @@ public abstract class StandingsTests<TFixture>(TFixture fx) : IClassFixture<TFix
         await AssertMatchesSourceAsync();
         await RunRankJobAsync();
         Assert.Equal(leaderBefore + 1, await PlaceAsync(leader.Id));
-        var stored = await App.DbAsync(async db => (
-            await db.AffiliatePlaces.AsNoTracking().Where(p => p.Month == 0 && p.AffiliateId == leader.Id).Select(p => p.Place).SingleAsync(),
-            await db.AffiliateStandings.AsNoTracking().Where(s => s.AffiliateId == leader.Id).Select(s => s.RankDirty).SingleAsync()));
+        var stored = await App.DbAsync(async db =>
+        {
+            var row = await db.AffiliateStandings.AsNoTracking().SingleAsync(s => s.AffiliateId == leader.Id);
+            var place = await db.AffiliateScorePlaces.AsNoTracking().Where(p => p.Month == 0 && p.Score == row.RankedScore).Select(p => (int?)p.Place).SingleAsync();
+            return (place, row.RankDirty);
+        });
         Assert.Equal((leaderBefore + 1, false), stored);
     }
 
@@ -135,7 +138,7 @@ public abstract class StandingsTests<TFixture>(TFixture fx) : IClassFixture<TFix
         await SellAsync(affiliate, 2);
         await App.DbAsync(async db =>
         {
-            foreach (var table in new[] { "affiliate_places", "affiliate_month_standings", "affiliate_standings", "affiliate_month_customers", "affiliate_customers" })
+            foreach (var table in new[] { "affiliate_score_places", "affiliate_month_standings", "affiliate_standings", "affiliate_month_customers", "affiliate_customers" })
             {
                 var sql = "DELETE FROM " + table;
                 await db.Database.ExecuteSqlRawAsync(sql);
@@ -149,6 +152,35 @@ public abstract class StandingsTests<TFixture>(TFixture fx) : IClassFixture<TFix
         Assert.False(await App.DbAsync(db => AffiliateStandings.NeedsRebuildAsync(db, default)));
         await AssertMatchesSourceAsync(ranksStored: true);
         Assert.Equal(0, await App.DbAsync(db => AffiliateStandings.RankAsync(db, null, App.Clock.GetUtcNow(), default)));
+    }
+
+    [Fact]
+    public async Task Startup_AfterTheUpgradeToPlacesPerScore_StoresThem_AndReadsAreExactBeforeAndAfter()
+    {
+        var leader = await App.RegisterAsync();
+        var chaser = await App.RegisterAsync();
+        // Few sales: the other tests of the class share the database and expect no one above three customers.
+        await SellAsync(leader, 2);
+        await SellAsync(chaser, 1);
+        await RunRankJobAsync();
+        await SellAsync(chaser, 1);
+        // What migration "reads" leaves: no ranked score and no place per score (the chaser's change is still dirty).
+        await App.DbAsync(async db =>
+        {
+            await db.Database.ExecuteSqlRawAsync("UPDATE affiliate_standings SET ranked_score = NULL");
+            await db.Database.ExecuteSqlRawAsync("UPDATE affiliate_month_standings SET ranked_score = NULL");
+            return await db.Database.ExecuteSqlRawAsync("DELETE FROM affiliate_score_places");
+        });
+        Assert.True(await App.DbAsync(db => AffiliateStandings.NeedsScorePlacesAsync(db, default)));
+
+        await StandingsStartup.RunAsync(App.Services, default);
+
+        Assert.False(await App.DbAsync(db => AffiliateStandings.NeedsScorePlacesAsync(db, default)));
+        await AssertMatchesSourceAsync(ranksStored: true);
+        await SellAsync(chaser, 1);
+        await AssertMatchesSourceAsync();
+        await RunRankJobAsync();
+        await AssertMatchesSourceAsync(ranksStored: true);
     }
 
     private async Task SellAsync(User affiliate, int customers)
@@ -256,11 +288,13 @@ public abstract class StandingsTests<TFixture>(TFixture fx) : IClassFixture<TFix
     {
         var all = await db.AffiliateStandings.AsNoTracking().ToListAsync();
         var months = await db.AffiliateMonthStandings.AsNoTracking().ToListAsync();
-        var places = (await db.AffiliatePlaces.AsNoTracking().ToListAsync()).ToDictionary(p => (p.AffiliateId, p.Month), p => p.Place);
+        // A stored place: the place of the score the row was ranked with (none: not ranked).
+        var places = (await db.AffiliateScorePlaces.AsNoTracking().ToListAsync()).ToDictionary(p => (p.Month, p.Score), p => (int?)p.Place);
+        int? Stored(int month, long? rankedScore) => rankedScore is { } score ? places.GetValueOrDefault((month, score)) : null;
         return (all.ToDictionary(r => r.AffiliateId, r => new Expected(r.ReferredUsers, r.PayingReferrals, r.PayingCustomers, r.Sales, r.ReferredSalesSats, r.Score,
-                r.Visible, places.GetValueOrDefault((r.AffiliateId, 0)))),
+                r.Visible, Stored(0, r.RankedScore))),
             months.ToDictionary(r => (r.AffiliateId, r.Month), r => new Expected(0, 0, r.PayingCustomers, r.Sales, r.ReferredSalesSats, r.Score, r.Visible,
-                places.GetValueOrDefault((r.AffiliateId, r.Month)))));
+                Stored(r.Month, r.RankedScore))));
     });
 
     /// <summary>Every standing equals a recompute from the source tables with the old definitions; every place is the leaderboard's.</summary>

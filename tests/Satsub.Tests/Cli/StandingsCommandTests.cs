@@ -39,10 +39,10 @@ public sealed class StandingsCommandTests : IDisposable
         await using (var services = await SatsubServices.StartAsync(DbKind.Sqlite, new Dictionary<string, string?> { ["ConnectionStrings:Satsub"] = Connection }))
         {
             var row = await services.DbAsync(db => db.AffiliateStandings.AsNoTracking().SingleAsync(s => s.AffiliateId == affiliateId));
-            var place = await services.DbAsync(db => db.AffiliatePlaces.AsNoTracking().SingleAsync(p => p.Month == 0 && p.AffiliateId == affiliateId));
+            var place = await services.DbAsync(db => db.AffiliateScorePlaces.AsNoTracking().SingleAsync(p => p.Month == 0 && p.Score == row.RankedScore));
             Assert.Equal((2, 2, 2, 2, 20_000L, 200L, false), (row.ReferredUsers, row.PayingReferrals, row.PayingCustomers, row.Sales, row.ReferredSalesSats,
                 row.Score, row.RankDirty));
-            Assert.Equal((1, 200L), (place.Place, place.RankedScore));
+            Assert.Equal((1, 200L, 1), (place.Place, place.Score, place.Affiliates));
         }
     }
 

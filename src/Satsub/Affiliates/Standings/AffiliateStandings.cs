@@ -28,8 +28,8 @@ public sealed record ProfileStanding(AffiliateBalance Balance, int ReferredUsers
 /// hide/unhide, erasure) applies its delta in its own transaction with atomic upserts on the affiliate's own rows only —
 /// never a row another affiliate's writes touch. "Distinct customers" stays an exact counter through
 /// <c>affiliate_customers</c> (one row per affiliate and buyer). Places depend on everyone's score, so
-/// <see cref="RankAsync"/> (a job every 30 s) stores them with one window-function statement; a read adds the
-/// few rows changed since (<c>rank_dirty</c>), so places are exact at once, not 30 s late.
+/// <see cref="RankAsync"/> (a job every 30 s) stores them per score; a read corrects them with the few rows changed
+/// since (<c>rank_dirty</c>), so places are exact at once, not 30 s late.
 /// </para>
 /// </summary>
 public static class AffiliateStandings
@@ -188,25 +188,20 @@ public static class AffiliateStandings
         public long? Rank { get; init; }
     }
 
-    // The current place of standing s (joined to its stored place p): null unless visible with sales. A row unchanged
-    // since the rank job stored places (clean) has its stored place, corrected by the rows changed since: counted now if
-    // they score higher, no longer counted if they did then. A changed row counts the places above it (one index range
-    // count: the rare, fresh case). period: "0" (all time) or "s.month".
+    // The current place of standing s: null unless visible with sales. Exact at any time, whatever the rank job's lag:
+    // the stored places count every row at its ranked_score (one key read: 1 + those ranked above s's score), then the
+    // rows changed since (rank_dirty, few) are counted at their current score instead of their ranked one. Each part is
+    // an index read bounded by the number of changed rows, never by the number of affiliates. period: "0" or "s.month".
     private static string PlaceOf(string table, bool monthly)
     {
-        string Period(string alias) => monthly ? $"{alias}.month" : "0";
-        string InPeriod(string alias) => monthly ? $" AND {alias}.month = s.month" : "";
-        return "CASE WHEN s.affiliate_id IS NULL OR NOT (s.visible AND s.sales > 0) THEN NULL " +
-               "WHEN NOT s.rank_dirty AND p.place IS NOT NULL THEN p.place " +
-               $"+ (SELECT count(*) FROM {table} d WHERE d.rank_dirty{InPeriod("d")} AND d.visible AND d.sales > 0 AND d.score > s.score) " +
-               $"- (SELECT count(*) FROM {table} d JOIN affiliate_places q ON q.month = {Period("d")} AND q.affiliate_id = d.affiliate_id " +
-               $"WHERE d.rank_dirty{InPeriod("d")} AND q.ranked_score > s.score) " +
-               // score > a score ≥ 0 implies sales > 0, so this stays an index-only range count on (visible, score).
-               $"ELSE 1 + (SELECT count(*) FROM {table} h WHERE h.visible{InPeriod("h")} AND h.score > s.score) END";
+        var period = monthly ? "s.month" : "0";
+        var inPeriod = monthly ? " AND d.month = s.month" : "";
+        return "CASE WHEN s.affiliate_id IS NULL OR NOT (s.visible AND s.sales > 0) THEN NULL ELSE 1 " +
+               $"+ COALESCE((SELECT q.place - 1 + q.affiliates FROM affiliate_score_places q WHERE q.month = {period} AND q.score > s.score " +
+               "ORDER BY q.score LIMIT 1), 0) " +
+               $"+ (SELECT count(*) FROM {table} d WHERE d.rank_dirty{inPeriod} AND d.visible AND d.sales > 0 AND d.score > s.score) " +
+               $"- (SELECT count(*) FROM {table} d WHERE d.rank_dirty{inPeriod} AND d.ranked_score > s.score) END";
     }
-
-    private static string PlaceJoin(bool monthly) =>
-        $" LEFT JOIN affiliate_places p ON p.month = {(monthly ? "s.month" : "0")} AND p.affiliate_id = s.affiliate_id";
 
     /// <summary>
     /// Balances, counts, tier inputs and the all-time place of one user, in one query: the three balances are sums over
@@ -217,7 +212,7 @@ public static class AffiliateStandings
         string Balance(int p) => $"(SELECT CAST(COALESCE(sum(e.amount_sats), 0) AS bigint) FROM ledger_entries e WHERE e.account = {{{p}}})";
         var sql = $"SELECT {Balance(1)} AS pending, {Balance(2)} AS available, {Balance(3)} AS paid, " +
                   "s.referred_users, s.paying_referrals, s.paying_customers, s.referred_sales_sats, " + PlaceOf("affiliate_standings", monthly: false) + " AS rank " +
-                  "FROM (SELECT 1 AS one) AS x LEFT JOIN affiliate_standings s ON s.affiliate_id = {0}" + PlaceJoin(monthly: false);
+                  "FROM (SELECT 1 AS one) AS x LEFT JOIN affiliate_standings s ON s.affiliate_id = {0}";
         var row = (await db.Database.SqlQueryRaw<ProfileRow>(sql,
             userId, Accounts.AffiliatePending(userId), Accounts.AffiliateAvailable(userId), Accounts.AffiliatePaid(userId)).ToListAsync(ct)).Single();
         return new ProfileStanding(new AffiliateBalance(new Sats(row.Pending), new Sats(row.Available), new Sats(row.Paid)),
@@ -257,22 +252,25 @@ public static class AffiliateStandings
     {
         var sql = month is null
             ? $"SELECT {BoardColumns}, {PlaceOf("affiliate_standings", monthly: false)} AS rank FROM affiliate_standings s JOIN users u ON u.id = s.affiliate_id" +
-              PlaceJoin(monthly: false) + " WHERE s.affiliate_id = {0}"
+              " WHERE s.affiliate_id = {0}"
             : $"SELECT {BoardColumns}, {PlaceOf("affiliate_month_standings", monthly: true)} AS rank " +
-              "FROM affiliate_month_standings s JOIN users u ON u.id = s.affiliate_id" + PlaceJoin(monthly: true) + " WHERE s.affiliate_id = {0} AND s.month = {1}";
+              "FROM affiliate_month_standings s JOIN users u ON u.id = s.affiliate_id WHERE s.affiliate_id = {0} AND s.month = {1}";
         var rows = await db.Database.SqlQueryRaw<BoardRow>(sql, month is null ? [affiliateId] : [affiliateId, month.Value]).ToListAsync(ct);
         return rows.Count == 0 ? null : rows[0];
     }
 
     /// <summary>
-    /// Stores every place of the period (null month: all time) in <c>affiliate_places</c> with one statement —
-    /// <c>rank() over (order by score desc)</c> among visible rows with sales — writing only places that changed; then
-    /// marks clean the standings whose score is the one just ranked. Returns the places written.
+    /// Stores the places of the period (null month: all time), in one transaction: the changed standings take their
+    /// current score as <c>ranked_score</c> and are marked clean, then the places per score are recounted from the
+    /// <c>ranked_score</c>s (<c>affiliate_score_places</c>: one row per distinct score). Returns the standings ranked anew.
     /// </summary>
     /// <remarks>
-    /// Writers never wait for the big statement: it writes only <c>affiliate_places</c>. The second one locks just the
-    /// few changed standings, and keeps dirty any that a writer changed after the first one's snapshot, so "stored place
-    /// + rows changed since" stays exact.
+    /// Only the rank job writes <c>ranked_score</c> and the places, so within its transaction they agree, and a read
+    /// (which sees the transaction whole or not at all) corrects them exactly with the rows still dirty. Cost: an
+    /// update of the changed rows and one grouped scan of the ranked scores, where ranking every row with a window
+    /// function and rewriting one place per affiliate took seconds at a million users (every place below a changed
+    /// score moves). A writer of a changed row waits for this transaction (the update locks the row), not for a scan
+    /// of the whole table under a lock of its own.
     /// </remarks>
     public static async Task<int> RankAsync(SatsubDbContext db, int? month, DateTimeOffset now, CancellationToken ct)
     {
@@ -281,26 +279,30 @@ public static class AffiliateStandings
             ? await db.Set<AffiliateStandingRow>().AnyAsync(s => s.RankDirty, ct)
             : await db.Set<AffiliateMonthStandingRow>().AnyAsync(s => s.RankDirty && s.Month == month, ct);
         if (!dirty) return 0;
-        string distinct = db.IsPostgres ? "IS DISTINCT FROM" : "IS NOT", same = db.IsPostgres ? "IS NOT DISTINCT FROM" : "IS";
-        const string eff = "CASE WHEN visible AND sales > 0 THEN score END";
-        var inMonth = month is null ? "" : " WHERE month = {1}";
-        var store =
-            "INSERT INTO affiliate_places AS p (month, affiliate_id, place, ranked_score, computed_at) " +
-            $"SELECT {(month is null ? "0" : "{1}")}, r.affiliate_id, r.place, r.eff, {{0}} " +
-            $"FROM (SELECT affiliate_id, {eff} AS eff, CASE WHEN visible AND sales > 0 THEN rank() OVER (PARTITION BY visible AND sales > 0 ORDER BY score DESC) END AS place " +
-            $"FROM {table}{inMonth}) AS r " +
-            // Rows never ranked need no place row.
-            $"WHERE r.eff IS NOT NULL OR EXISTS (SELECT 1 FROM affiliate_places x WHERE x.month = {(month is null ? "0" : "{1}")} AND x.affiliate_id = r.affiliate_id) " +
-            "ON CONFLICT (month, affiliate_id) DO UPDATE SET place = excluded.place, ranked_score = excluded.ranked_score, computed_at = excluded.computed_at " +
-            $"WHERE p.place {distinct} excluded.place OR p.ranked_score {distinct} excluded.ranked_score";
-        var clean =
-            $"UPDATE {table} AS s SET rank_dirty = FALSE WHERE s.rank_dirty{(month is null ? "" : " AND s.month = {1}")} " +
-            $"AND (CASE WHEN s.visible AND s.sales > 0 THEN s.score END) {same} " +
-            $"(SELECT q.ranked_score FROM affiliate_places q WHERE q.month = {(month is null ? "0" : "{1}")} AND q.affiliate_id = s.affiliate_id)";
+        var period = month is null ? "0" : "{1}";
+        var inMonth = month is null ? "" : " AND month = {1}";
         object[] parameters = month is null ? [db.Time(now)] : [db.Time(now), month.Value];
-        var stored = await db.Database.ExecuteSqlRawAsync(store, parameters, ct);
-        await db.Database.ExecuteSqlRawAsync(clean, parameters, ct);
-        return stored;
+        await using var own = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
+        // Two instances' jobs take turns (SQLite has one writer anyway); reads are not blocked by this lock.
+        if (db.IsPostgres) await db.Database.ExecuteSqlRawAsync("LOCK TABLE affiliate_score_places IN EXCLUSIVE MODE", ct);
+        var eff = "CASE WHEN visible AND sales > 0 THEN score END";
+        // On PostgreSQL the rows are locked in affiliate order, the order in which a settlement batch writes them, so the
+        // two never wait for each other in a cycle.
+        var monthOnly = month is null ? "" : " AND month = {0}";
+        var rows = db.IsPostgres
+            ? $"affiliate_id IN (SELECT affiliate_id FROM {table} WHERE rank_dirty{monthOnly} ORDER BY affiliate_id FOR UPDATE){monthOnly}"
+            : $"rank_dirty{monthOnly}";
+        var clean = $"UPDATE {table} SET ranked_score = {eff}, rank_dirty = FALSE WHERE {rows}";
+        var ranked = await db.Database.ExecuteSqlRawAsync(clean, month is null ? [] : [month.Value], ct);
+        var store =
+            $"DELETE FROM affiliate_score_places WHERE month = {period};\n" +
+            "INSERT INTO affiliate_score_places (month, score, place, affiliates, computed_at) " +
+            $"SELECT {period}, c.ranked_score, CAST(1 + COALESCE(SUM(c.n) OVER (ORDER BY c.ranked_score DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS integer), " +
+            "CAST(c.n AS integer), {0} " +
+            $"FROM (SELECT ranked_score, count(*) AS n FROM {table} WHERE ranked_score IS NOT NULL{inMonth} GROUP BY ranked_score) AS c";
+        await db.Database.ExecuteSqlRawAsync(store, parameters, ct);
+        if (own is not null) await own.CommitAsync(ct);
+        return ranked;
     }
 
     /// <summary>
@@ -323,10 +325,10 @@ public static class AffiliateStandings
         {
             // The writers' order (customers, month customers, standings, month standings): they queue behind the rebuild.
             await db.Database.ExecuteSqlRawAsync(
-                "LOCK TABLE affiliate_customers, affiliate_month_customers, affiliate_standings, affiliate_month_standings, affiliate_places IN EXCLUSIVE MODE", ct);
+                "LOCK TABLE affiliate_customers, affiliate_month_customers, affiliate_standings, affiliate_month_standings, affiliate_score_places IN EXCLUSIVE MODE", ct);
         }
         var sql =
-            "DELETE FROM affiliate_places;\nDELETE FROM affiliate_month_standings;\nDELETE FROM affiliate_standings;\nDELETE FROM affiliate_month_customers;\nDELETE FROM affiliate_customers;\n" +
+            "DELETE FROM affiliate_score_places;\nDELETE FROM affiliate_month_standings;\nDELETE FROM affiliate_standings;\nDELETE FROM affiliate_month_customers;\nDELETE FROM affiliate_customers;\n" +
             "INSERT INTO affiliate_customers (affiliate_id, buyer_id, settled_sales, counted_sales) " +
             $"SELECT affiliate_id, buyer_id, count(*), sum(CASE WHEN state IN {Uncounted} THEN 0 ELSE 1 END) FROM commissions GROUP BY affiliate_id, buyer_id;\n" +
             "INSERT INTO affiliate_month_customers (affiliate_id, month, buyer_id, counted_sales) " +
@@ -352,7 +354,7 @@ public static class AffiliateStandings
         await tx.CommitAsync(ct);
         // Fresh statistics: the planner must know that changed rows are few (the partial indexes) right away.
         if (db.IsPostgres)
-            await db.Database.ExecuteSqlRawAsync("ANALYZE affiliate_standings, affiliate_month_standings, affiliate_places, affiliate_customers, affiliate_month_customers", ct);
+            await db.Database.ExecuteSqlRawAsync("ANALYZE affiliate_standings, affiliate_month_standings, affiliate_score_places, affiliate_customers, affiliate_month_customers", ct);
     }
 
     /// <summary>
@@ -370,6 +372,37 @@ public static class AffiliateStandings
             changed += await db.Database.ExecuteSqlRawAsync(sql, [w.PayingCustomers, w.Per100kSats, w.Renewals], ct);
         }
         return changed;
+    }
+
+    /// <summary>
+    /// True when standings exist but no place was stored per score yet: the upgrade from places stored per affiliate
+    /// (migration <c>reads</c> adds <c>ranked_score</c> empty; filling it is minutes of writes on a large database,
+    /// longer than a migration's command may take).
+    /// </summary>
+    public static async Task<bool> NeedsScorePlacesAsync(SatsubDbContext db, CancellationToken ct) =>
+        !await db.AffiliateScorePlaces.AnyAsync(ct) && await db.AffiliateStandings.AnyAsync(s => s.RankedScore == null && s.Visible && s.Sales > 0, ct);
+
+    /// <summary>
+    /// Every standing (all time and every month) takes its current score as <c>ranked_score</c>, and the places per score
+    /// are counted from them; dirty flags stay, since a read corrects the stored places with the changed rows whatever
+    /// scores they were ranked with. One transaction, so reads see all of it or none.
+    /// </summary>
+    public static async Task StoreScorePlacesAsync(SatsubDbContext db, DateTimeOffset now, CancellationToken ct)
+    {
+        db.Database.SetCommandTimeout(BulkCommandTimeout);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        if (db.IsPostgres) await db.Database.ExecuteSqlRawAsync("LOCK TABLE affiliate_score_places IN EXCLUSIVE MODE", ct);
+        const string sql =
+            "UPDATE affiliate_standings SET ranked_score = CASE WHEN visible AND sales > 0 THEN score END;\n" +
+            "UPDATE affiliate_month_standings SET ranked_score = CASE WHEN visible AND sales > 0 THEN score END;\n" +
+            "DELETE FROM affiliate_score_places;\n" +
+            "INSERT INTO affiliate_score_places (month, score, place, affiliates, computed_at) " +
+            "SELECT c.month, c.ranked_score, CAST(1 + COALESCE(SUM(c.n) OVER (PARTITION BY c.month ORDER BY c.ranked_score DESC " +
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS integer), CAST(c.n AS integer), {0} " +
+            "FROM (SELECT 0 AS month, ranked_score, count(*) AS n FROM affiliate_standings WHERE ranked_score IS NOT NULL GROUP BY ranked_score " +
+            "UNION ALL SELECT month, ranked_score, count(*) AS n FROM affiliate_month_standings WHERE ranked_score IS NOT NULL GROUP BY month, ranked_score) AS c";
+        await db.Database.ExecuteSqlRawAsync(sql, [db.Time(now)], ct);
+        await tx.CommitAsync(ct);
     }
 
     /// <summary>True when standings must be rebuilt: none stored, yet referrals exist (an upgrade, or a bulk load).</summary>

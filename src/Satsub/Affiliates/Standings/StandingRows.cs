@@ -5,8 +5,9 @@ namespace Satsub.Affiliates.Standings;
 
 /// <summary>
 /// One affiliate's precomputed standing (<c>affiliate_standings</c>): what a profile and the all-time leaderboard show,
-/// kept exact by the writers in the transaction of each change (see <see cref="AffiliateStandings"/>). Places are
-/// stored by the rank job in <see cref="AffiliatePlaceRow"/>; rows changed since are <see cref="RankDirty"/>.
+/// kept exact by the writers in the transaction of each change (see <see cref="AffiliateStandings"/>). The rank job
+/// stores the places per score (<see cref="AffiliateScorePlaceRow"/>) of the <see cref="RankedScore"/>s; rows changed
+/// since are <see cref="RankDirty"/>.
 /// </summary>
 public sealed class AffiliateStandingRow
 {
@@ -24,8 +25,10 @@ public sealed class AffiliateStandingRow
     public long Score { get; set; }
     /// <summary>Neither hidden from the leaderboard nor erased.</summary>
     public bool Visible { get; set; }
-    /// <summary>Score or visibility may have changed since the rank job last stored places (<see cref="AffiliatePlaceRow"/>).</summary>
+    /// <summary>Score or visibility may have changed since the rank job last stored places (<see cref="AffiliateScorePlaceRow"/>).</summary>
     public bool RankDirty { get; set; }
+    /// <summary>The score the stored places count this row with (null: not counted); only the rank job writes it.</summary>
+    public long? RankedScore { get; set; }
 }
 
 /// <summary>One affiliate's standing in one calendar month (UTC) of commissions (<c>affiliate_month_standings</c>).</summary>
@@ -40,19 +43,22 @@ public sealed class AffiliateMonthStandingRow
     public long Score { get; set; }
     public bool Visible { get; set; }
     public bool RankDirty { get; set; }
+    public long? RankedScore { get; set; }
 }
 
 /// <summary>
-/// A place the rank job stored (<c>affiliate_places</c>), apart from the standings so that storing places never
-/// locks a row the writers update: per period (<see cref="Month"/> 0: all time) and affiliate, the place and the score
-/// it was computed with (both null: not ranked).
+/// The places the rank job stored (<c>affiliate_score_places</c>), per period (<see cref="Month"/> 0: all time) and
+/// score rather than per affiliate: a few hundred rows however many affiliates there are, and a change of one score
+/// rewrites these rows, not the places of the hundreds of thousands of affiliates below it. Built from the standings'
+/// <c>ranked_score</c>s: <see cref="Place"/> is 1 + the ranked affiliates scoring more, <see cref="Affiliates"/> those
+/// scoring exactly <see cref="Score"/>.
 /// </summary>
-public sealed class AffiliatePlaceRow
+public sealed class AffiliateScorePlaceRow
 {
     public int Month { get; set; }
-    public Guid AffiliateId { get; set; }
-    public int? Place { get; set; }
-    public long? RankedScore { get; set; }
+    public long Score { get; set; }
+    public int Place { get; set; }
+    public int Affiliates { get; set; }
     public DateTimeOffset ComputedAt { get; set; }
 }
 
@@ -85,6 +91,8 @@ internal sealed class AffiliateStandingRowConfiguration : IEntityTypeConfigurati
             .IsDescending(false, true, true, true, false);
         // The few rows changed since the rank job ran: the profile corrects stored places with them.
         b.HasIndex(s => s.Score).HasFilter("rank_dirty").HasDatabaseName("ix_affiliate_standings_dirty");
+        // The same rows by the score the stored places counted them with (the read takes those out again).
+        b.HasIndex(s => s.RankedScore).HasFilter("rank_dirty").HasDatabaseName("ix_affiliate_standings_dirty_ranked");
     }
 }
 
@@ -97,15 +105,16 @@ internal sealed class AffiliateMonthStandingRowConfiguration : IEntityTypeConfig
         b.HasIndex(s => new { s.Month, s.Visible, s.Score, s.PayingCustomers, s.ReferredSalesSats, s.AffiliateId })
             .IsDescending(false, false, true, true, true, false);
         b.HasIndex(s => new { s.Month, s.Score }).HasFilter("rank_dirty").HasDatabaseName("ix_affiliate_month_standings_dirty");
+        b.HasIndex(s => new { s.Month, s.RankedScore }).HasFilter("rank_dirty").HasDatabaseName("ix_affiliate_month_standings_dirty_ranked");
     }
 }
 
-internal sealed class AffiliatePlaceRowConfiguration : IEntityTypeConfiguration<AffiliatePlaceRow>
+internal sealed class AffiliateScorePlaceRowConfiguration : IEntityTypeConfiguration<AffiliateScorePlaceRow>
 {
-    public void Configure(EntityTypeBuilder<AffiliatePlaceRow> b)
+    public void Configure(EntityTypeBuilder<AffiliateScorePlaceRow> b)
     {
-        b.ToTable("affiliate_places");
-        b.HasKey(p => new { p.Month, p.AffiliateId });
+        b.ToTable("affiliate_score_places");
+        b.HasKey(p => new { p.Month, p.Score });
     }
 }
 

@@ -48,6 +48,12 @@ internal static class StandingsStartup
             logger.LogInformation("Rebuilt the affiliate standings from the commissions in {Seconds:0.0} s", watch.Elapsed.TotalSeconds);
             return;
         }
+        if (await AffiliateStandings.NeedsScorePlacesAsync(db, cancellationToken))
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            await AffiliateStandings.StoreScorePlacesAsync(db, sp.GetRequiredService<TimeProvider>().GetUtcNow(), cancellationToken);
+            logger.LogInformation("Stored the leaderboard places per score in {Seconds:0.0} s", watch.Elapsed.TotalSeconds);
+        }
         var rescored = await AffiliateStandings.RescoreAsync(db, weights, cancellationToken);
         if (rescored > 0) logger.LogInformation("Rescored {Rows} affiliate standings under the configured rating weights", rescored);
     }

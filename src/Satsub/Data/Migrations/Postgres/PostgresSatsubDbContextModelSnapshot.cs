@@ -141,6 +141,10 @@ namespace Satsub.Data.Migrations.Postgres
                         .HasColumnType("boolean")
                         .HasColumnName("rank_dirty");
 
+                    b.Property<long?>("RankedScore")
+                        .HasColumnType("bigint")
+                        .HasColumnName("ranked_score");
+
                     b.Property<long>("ReferredSalesSats")
                         .HasColumnType("bigint")
                         .HasColumnName("referred_sales_sats");
@@ -160,6 +164,10 @@ namespace Satsub.Data.Migrations.Postgres
                     b.HasKey("AffiliateId", "Month")
                         .HasName("pk_affiliate_month_standings");
 
+                    b.HasIndex("Month", "RankedScore")
+                        .HasDatabaseName("ix_affiliate_month_standings_dirty_ranked")
+                        .HasFilter("rank_dirty");
+
                     b.HasIndex("Month", "Score")
                         .HasDatabaseName("ix_affiliate_month_standings_dirty")
                         .HasFilter("rank_dirty");
@@ -171,32 +179,32 @@ namespace Satsub.Data.Migrations.Postgres
                     b.ToTable("affiliate_month_standings", (string)null);
                 });
 
-            modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliatePlaceRow", b =>
+            modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliateScorePlaceRow", b =>
                 {
                     b.Property<int>("Month")
                         .HasColumnType("integer")
                         .HasColumnName("month");
 
-                    b.Property<Guid>("AffiliateId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("affiliate_id");
+                    b.Property<long>("Score")
+                        .HasColumnType("bigint")
+                        .HasColumnName("score");
+
+                    b.Property<int>("Affiliates")
+                        .HasColumnType("integer")
+                        .HasColumnName("affiliates");
 
                     b.Property<DateTimeOffset>("ComputedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("computed_at");
 
-                    b.Property<int?>("Place")
+                    b.Property<int>("Place")
                         .HasColumnType("integer")
                         .HasColumnName("place");
 
-                    b.Property<long?>("RankedScore")
-                        .HasColumnType("bigint")
-                        .HasColumnName("ranked_score");
+                    b.HasKey("Month", "Score")
+                        .HasName("pk_affiliate_score_places");
 
-                    b.HasKey("Month", "AffiliateId")
-                        .HasName("pk_affiliate_places");
-
-                    b.ToTable("affiliate_places", (string)null);
+                    b.ToTable("affiliate_score_places", (string)null);
                 });
 
             modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliateStandingRow", b =>
@@ -217,6 +225,10 @@ namespace Satsub.Data.Migrations.Postgres
                     b.Property<bool>("RankDirty")
                         .HasColumnType("boolean")
                         .HasColumnName("rank_dirty");
+
+                    b.Property<long?>("RankedScore")
+                        .HasColumnType("bigint")
+                        .HasColumnName("ranked_score");
 
                     b.Property<long>("ReferredSalesSats")
                         .HasColumnType("bigint")
@@ -240,6 +252,10 @@ namespace Satsub.Data.Migrations.Postgres
 
                     b.HasKey("AffiliateId")
                         .HasName("pk_affiliate_standings");
+
+                    b.HasIndex("RankedScore")
+                        .HasDatabaseName("ix_affiliate_standings_dirty_ranked")
+                        .HasFilter("rank_dirty");
 
                     b.HasIndex("Score")
                         .HasDatabaseName("ix_affiliate_standings_dirty")

@@ -133,6 +133,10 @@ namespace Satsub.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("rank_dirty");
 
+                    b.Property<long?>("RankedScore")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ranked_score");
+
                     b.Property<long>("ReferredSalesSats")
                         .HasColumnType("INTEGER")
                         .HasColumnName("referred_sales_sats");
@@ -152,6 +156,10 @@ namespace Satsub.Data.Migrations.Sqlite
                     b.HasKey("AffiliateId", "Month")
                         .HasName("pk_affiliate_month_standings");
 
+                    b.HasIndex("Month", "RankedScore")
+                        .HasDatabaseName("ix_affiliate_month_standings_dirty_ranked")
+                        .HasFilter("rank_dirty");
+
                     b.HasIndex("Month", "Score")
                         .HasDatabaseName("ix_affiliate_month_standings_dirty")
                         .HasFilter("rank_dirty");
@@ -163,32 +171,32 @@ namespace Satsub.Data.Migrations.Sqlite
                     b.ToTable("affiliate_month_standings", (string)null);
                 });
 
-            modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliatePlaceRow", b =>
+            modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliateScorePlaceRow", b =>
                 {
                     b.Property<int>("Month")
                         .HasColumnType("INTEGER")
                         .HasColumnName("month");
 
-                    b.Property<Guid>("AffiliateId")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("affiliate_id");
+                    b.Property<long>("Score")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("score");
+
+                    b.Property<int>("Affiliates")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("affiliates");
 
                     b.Property<long>("ComputedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("computed_at");
 
-                    b.Property<int?>("Place")
+                    b.Property<int>("Place")
                         .HasColumnType("INTEGER")
                         .HasColumnName("place");
 
-                    b.Property<long?>("RankedScore")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("ranked_score");
+                    b.HasKey("Month", "Score")
+                        .HasName("pk_affiliate_score_places");
 
-                    b.HasKey("Month", "AffiliateId")
-                        .HasName("pk_affiliate_places");
-
-                    b.ToTable("affiliate_places", (string)null);
+                    b.ToTable("affiliate_score_places", (string)null);
                 });
 
             modelBuilder.Entity("Satsub.Affiliates.Standings.AffiliateStandingRow", b =>
@@ -209,6 +217,10 @@ namespace Satsub.Data.Migrations.Sqlite
                     b.Property<bool>("RankDirty")
                         .HasColumnType("INTEGER")
                         .HasColumnName("rank_dirty");
+
+                    b.Property<long?>("RankedScore")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ranked_score");
 
                     b.Property<long>("ReferredSalesSats")
                         .HasColumnType("INTEGER")
@@ -232,6 +244,10 @@ namespace Satsub.Data.Migrations.Sqlite
 
                     b.HasKey("AffiliateId")
                         .HasName("pk_affiliate_standings");
+
+                    b.HasIndex("RankedScore")
+                        .HasDatabaseName("ix_affiliate_standings_dirty_ranked")
+                        .HasFilter("rank_dirty");
 
                     b.HasIndex("Score")
                         .HasDatabaseName("ix_affiliate_standings_dirty")
