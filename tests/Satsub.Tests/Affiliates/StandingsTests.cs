@@ -164,7 +164,7 @@ public abstract class StandingsTests<TFixture>(TFixture fx) : IClassFixture<TFix
         await SellAsync(chaser, 1);
         await RunRankJobAsync();
         await SellAsync(chaser, 1);
-        // What migration "reads" leaves: no ranked score and no place per score (the chaser's change is still dirty).
+        // What migration "ScorePlaces" leaves: no ranked score and no place per score (the chaser's change is still dirty).
         await App.DbAsync(async db =>
         {
             await db.Database.ExecuteSqlRawAsync("UPDATE affiliate_standings SET ranked_score = NULL");

@@ -376,7 +376,7 @@ public static class AffiliateStandings
 
     /// <summary>
     /// True when standings exist but no place was stored per score yet: the upgrade from places stored per affiliate
-    /// (migration <c>reads</c> adds <c>ranked_score</c> empty; filling it is minutes of writes on a large database,
+    /// (migration <c>ScorePlaces</c> adds <c>ranked_score</c> empty; filling it is minutes of writes on a large database,
     /// longer than a migration's command may take).
     /// </summary>
     public static async Task<bool> NeedsScorePlacesAsync(SatsubDbContext db, CancellationToken ct) =>

@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace Satsub.Data.Migrations.Sqlite
 {
     /// <inheritdoc />
-    public partial class Reads : Migration
+    public partial class ScorePlaces : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
@@ -52,7 +52,6 @@ namespace Satsub.Data.Migrations.Sqlite
                 table: "affiliate_month_standings",
                 columns: new[] { "month", "ranked_score" },
                 filter: "rank_dirty");
-
         }
 
         /// <inheritdoc />
