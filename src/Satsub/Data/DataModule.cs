@@ -80,12 +80,19 @@ public static class DataModule
         return csb.ToString();
     }
 
+    /// <summary>How long one migration statement may run.</summary>
+    public static readonly TimeSpan MigrationCommandTimeout = TimeSpan.FromMinutes(30);
+
     /// <summary>Applies migrations; on SQLite also switches to WAL so readers never block the writer.</summary>
     public static async Task MigrateAsync(IServiceProvider services, CancellationToken ct)
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<SatsubDbContext>();
         if (!db.IsPostgres) await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+        // A migration may move a large table's data (Reports splits every stored report into parts: minutes on a year
+        // of a busy store); the default 30 s would fail it half-way and the next start would try again. The pooled
+        // context's time-out is reset when it goes back to the pool.
+        db.Database.SetCommandTimeout(MigrationCommandTimeout);
         await db.Database.MigrateAsync(ct);
     }
 }

@@ -192,6 +192,8 @@ public sealed class PaymentInboxWorker(IServiceScopeFactory scopes, TimeProvider
     protected override async Task RunOnceAsync(IServiceProvider services, CancellationToken ct)
     {
         var inbox = services.GetRequiredService<PaymentInbox>();
-        while (await inbox.ProcessDueAsync(ct) > 0) { }
+        // Each settlement queues its notifications: the outbox dispatcher is woken instead of finding them on its next tick.
+        var dispatcher = services.GetService<Outbox.OutboxDispatcherWorker>();
+        while (await inbox.ProcessDueAsync(ct) > 0) dispatcher?.Wake();
     }
 }
