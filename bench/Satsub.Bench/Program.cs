@@ -215,23 +215,10 @@ namespace Satsub.Bench
             await Seeder.ExecAsync(c, $"CREATE DATABASE {database}", ct);
         }
 
-        private async Task<string> RunSatsubAsync(Dictionary<string, string> settings, CancellationToken ct, params string[] args)
-        {
-            var viaDotnet = o.Satsub.EndsWith(".dll", StringComparison.Ordinal);
-            var psi = new ProcessStartInfo(viaDotnet ? "dotnet" : o.Satsub) { WorkingDirectory = _work, RedirectStandardOutput = true, RedirectStandardError = true };
-            if (viaDotnet) psi.ArgumentList.Add(o.Satsub);
-            foreach (var a in args) psi.ArgumentList.Add(a);
-            psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-            foreach (var (k, v) in settings) psi.Environment[k.Replace(":", "__", StringComparison.Ordinal)] = v;
-            using var p = Process.Start(psi)!;
-            var stdout = p.StandardOutput.ReadToEndAsync(ct);
-            var stderr = p.StandardError.ReadToEndAsync(ct);
-            await p.WaitForExitAsync(ct);
-            if (p.ExitCode != 0) throw new BenchFailure($"satsub {string.Join(' ', args)} exited with {p.ExitCode}: {await stderr}");
-            return await stdout;
-        }
+        private async Task<string> RunSatsubAsync(Dictionary<string, string> settings, CancellationToken ct, params string[] args) =>
+            (await RunSatsubMeasuredAsync(settings, ct, args)).Stdout;
 
-        /// <summary>Runs satsub like <see cref="RunSatsubAsync"/>, sampling its peak RSS (VmHWM) from /proc every 20 ms until it exits.</summary>
+        /// <summary>Runs a satsub command to its end (a non-zero exit fails the bench), sampling its peak RSS (VmHWM) from /proc every 20 ms.</summary>
         private async Task<(string Stdout, long PeakRssBytes)> RunSatsubMeasuredAsync(Dictionary<string, string> settings, CancellationToken ct, params string[] args)
         {
             var viaDotnet = o.Satsub.EndsWith(".dll", StringComparison.Ordinal);
