@@ -50,14 +50,8 @@ public sealed class SubscriptionExpiry(SatsubDbContext db, IOptions<Subscription
         // Reminders: every subscription expiring within three days, a page at a time (in expiry order), each page's
         // events in one statement; the ones already queued are no-ops by their key.
         var soon = now.AddDays(3);
-        DateTimeOffset? afterExpiry = null;
-        Guid afterId = default;
-        while (true)
+        await foreach (var page in PagesAsync(db.Subscriptions.Where(s => s.Status == SubscriptionStatus.Active && s.ExpiresAt > now && s.ExpiresAt <= soon), ct))
         {
-            var query = db.Subscriptions.AsNoTracking().Where(s => s.Status == SubscriptionStatus.Active && s.ExpiresAt > now && s.ExpiresAt <= soon);
-            if (afterExpiry is { } e) query = query.Where(s => s.ExpiresAt > e || (s.ExpiresAt == e && s.Id.CompareTo(afterId) > 0));
-            var page = await query.OrderBy(s => s.ExpiresAt).ThenBy(s => s.Id).Take(PageSize).ToListAsync(ct);
-            if (page.Count == 0) break;
             emitted += await EmitAsync(page.Select(s =>
             {
                 var left = s.ExpiresAt!.Value - now;
@@ -68,8 +62,6 @@ public sealed class SubscriptionExpiry(SatsubDbContext db, IOptions<Subscription
                     SubscriptionId = s.Id.ToString("D"), UserId = s.UserId.ToString("D"), Plan = s.PlanCode, s.ExpiresAt, DaysLeft = days,
                 });
             }).ToList(), now, ct);
-            if (page.Count < PageSize) break;
-            (afterExpiry, afterId) = (page[^1].ExpiresAt, page[^1].Id);
         }
 
         // Expiry: a page of lapsed subscriptions marked expired with their events in one transaction. The update is
@@ -104,22 +96,37 @@ public sealed class SubscriptionExpiry(SatsubDbContext db, IOptions<Subscription
         // Removal: expired subscriptions whose grace is over (a week's window keeps the scan small; the key keeps it once).
         var removeBefore = now - grace;
         var windowStart = removeBefore.AddDays(-7);
-        afterExpiry = null;
-        afterId = default;
-        while (true)
+        var due = db.Subscriptions.Where(s => s.Status == SubscriptionStatus.Expired && s.ExpiresAt <= removeBefore && s.ExpiresAt > windowStart);
+        await foreach (var page in PagesAsync(due, ct))
         {
-            var query = db.Subscriptions.AsNoTracking().Where(s => s.Status == SubscriptionStatus.Expired && s.ExpiresAt <= removeBefore && s.ExpiresAt > windowStart);
-            if (afterExpiry is { } e) query = query.Where(s => s.ExpiresAt > e || (s.ExpiresAt == e && s.Id.CompareTo(afterId) > 0));
-            var page = await query.OrderBy(s => s.ExpiresAt).ThenBy(s => s.Id).Take(PageSize).ToListAsync(ct);
-            if (page.Count == 0) break;
             emitted += await EmitAsync(page.Select(s => Event(RemovalEvent, $"{RemovalEvent}:{s.Id:D}:{Stamp(s.ExpiresAt!.Value)}", new
             {
                 SubscriptionId = s.Id.ToString("D"), UserId = s.UserId.ToString("D"), Plan = s.PlanCode, s.ExpiresAt,
             })).ToList(), now, ct);
-            if (page.Count < PageSize) break;
-            (afterExpiry, afterId) = (page[^1].ExpiresAt!.Value, page[^1].Id);
         }
         return emitted;
+    }
+
+    /// <summary>The subscriptions of <paramref name="query"/>, untracked, a page at a time in (expiry, id) order (keyset: each page starts after the last one's row).</summary>
+    private static async IAsyncEnumerable<List<Subscription>> PagesAsync(IQueryable<Subscription> query,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        DateTimeOffset? afterExpiry = null;
+        Guid afterId = default;
+        while (true)
+        {
+            var next = query.AsNoTracking();
+            if (afterExpiry is { } e)
+            {
+                var id = afterId;
+                next = next.Where(s => s.ExpiresAt > e || (s.ExpiresAt == e && s.Id.CompareTo(id) > 0));
+            }
+            var page = await next.OrderBy(s => s.ExpiresAt).ThenBy(s => s.Id).Take(PageSize).ToListAsync(ct);
+            if (page.Count == 0) yield break;
+            yield return page;
+            if (page.Count < PageSize) yield break;
+            (afterExpiry, afterId) = (page[^1].ExpiresAt, page[^1].Id);
+        }
     }
 
     /// <summary>Marks the (tracked, lapsed) subscriptions expired and queues their events, in one transaction.</summary>
