@@ -83,6 +83,8 @@ internal sealed class InvoiceConfiguration : IEntityTypeConfiguration<Invoice>
         b.HasIndex(i => new { i.Provider, i.ProviderInvoiceId }).IsUnique();
         b.HasIndex(i => i.SubscriptionId);
         b.HasIndex(i => new { i.Status, i.ExpiresAt });
+        // Reconciliation re-reads settled invoices by the time they settled (Reconciler).
+        b.HasIndex(i => new { i.Status, i.SettledAt });
         b.HasOne<Subscription>().WithMany().HasForeignKey(i => i.SubscriptionId).OnDelete(DeleteBehavior.Restrict);
         b.HasOne<User>().WithMany().HasForeignKey(i => i.UserId).OnDelete(DeleteBehavior.Restrict);
     }

@@ -19,6 +19,10 @@ public sealed class ScriptedProvider : IPaymentProvider, IWebhookAuthenticator
     public ConcurrentDictionary<string, ProviderInvoiceState> States { get; } = new();
     public int FailuresToInject;
     public int Fetches;
+    /// <summary>Reads per provider invoice id.</summary>
+    public ConcurrentDictionary<string, int> FetchesOf { get; } = new();
+    /// <summary>Provider invoice ids whose every read fails.</summary>
+    public ConcurrentDictionary<string, bool> Failing { get; } = new();
 
     public string Name => ProviderName;
     public string Provider => ProviderName;
@@ -29,6 +33,8 @@ public sealed class ScriptedProvider : IPaymentProvider, IWebhookAuthenticator
     public Task<ProviderInvoiceState> GetInvoiceAsync(string providerInvoiceId, CancellationToken ct)
     {
         Interlocked.Increment(ref Fetches);
+        FetchesOf.AddOrUpdate(providerInvoiceId, 1, (_, n) => n + 1);
+        if (Failing.ContainsKey(providerInvoiceId)) throw new HttpRequestException("provider down for " + providerInvoiceId);
         if (Interlocked.Decrement(ref FailuresToInject) >= 0) throw new HttpRequestException("provider down");
         return Task.FromResult(States.TryGetValue(providerInvoiceId, out var s) ? s : new ProviderInvoiceState(providerInvoiceId, ProviderInvoiceStatus.New));
     }

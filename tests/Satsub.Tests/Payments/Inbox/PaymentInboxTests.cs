@@ -228,6 +228,63 @@ public abstract class PaymentInboxTests<TFixture>(TFixture fx, ScriptedProvider 
     }
 
     [Fact]
+    public async Task Reconciliation_RereadsASettledInvoiceOnceAnHourAndOnceADayAfter_AndFlagsItWhenTheProviderCallsItInvalid()
+    {
+        var (_, invoice) = await OpenAsync();
+        var id = invoice.ProviderInvoiceId;
+        provider.States[id] = new ProviderInvoiceState(id, ProviderInvoiceStatus.Settled);
+        Task<int> ReconcileAsync() => App.WithAsync<Reconciler, int>(r => r.RunOnceAsync(default));
+        int Reads() => provider.FetchesOf.GetValueOrDefault(id);
+
+        await ReconcileAsync();
+        await ReconcileAsync();
+        Assert.Equal(InvoiceStatus.Settled, (await InvoiceAsync(invoice.Id)).Status);
+        Assert.Equal(1, Reads()); // settled by the first pass; not re-read while it is younger than an hour
+
+        // An hour later the provider calls it invalid (a double spend): the re-read flags it, once.
+        provider.States[id] = new ProviderInvoiceState(id, ProviderInvoiceStatus.Invalid);
+        App.Clock.Advance(TimeSpan.FromMinutes(61));
+        Assert.True(await ReconcileAsync() >= 1);
+        await ReconcileAsync();
+        Assert.Equal(2, Reads());
+        var flagKey = $"settled-then-invalid:{invoice.Id:D}";
+        Assert.Equal(1, await App.DbAsync(db => db.AdminFlags.CountAsync(f => f.DedupeKey == flagKey)));
+
+        App.Clock.Advance(TimeSpan.FromDays(1));
+        await ReconcileAsync();
+        await ReconcileAsync();
+        Assert.Equal(3, Reads());
+        Assert.Equal(InvoiceStatus.Settled, (await InvoiceAsync(invoice.Id)).Status); // flagged for the owner, never unsettled
+        Assert.Equal(1, await App.DbAsync(db => db.LedgerPostings.CountAsync(p => p.InvoiceId == invoice.Id)));
+    }
+
+    [Fact]
+    public async Task Reconciliation_RetriesASettledInvoiceItCouldNotReread_AtTheNextPass()
+    {
+        var (_, invoice) = await OpenAsync();
+        var id = invoice.ProviderInvoiceId;
+        provider.States[id] = new ProviderInvoiceState(id, ProviderInvoiceStatus.Settled);
+        Task<int> ReconcileAsync() => App.WithAsync<Reconciler, int>(r => r.RunOnceAsync(default));
+        await ReconcileAsync();
+        Assert.Equal(InvoiceStatus.Settled, (await InvoiceAsync(invoice.Id)).Status);
+
+        App.Clock.Advance(TimeSpan.FromMinutes(61));
+        provider.States[id] = new ProviderInvoiceState(id, ProviderInvoiceStatus.Invalid);
+        provider.Failing[id] = true;
+        await ReconcileAsync();
+        Assert.Equal(2, provider.FetchesOf[id]);
+        var flagKey = $"settled-then-invalid:{invoice.Id:D}";
+        Assert.Equal(0, await App.DbAsync(db => db.AdminFlags.CountAsync(f => f.DedupeKey == flagKey)));
+
+        provider.Failing.TryRemove(id, out _);
+        App.Clock.Advance(TimeSpan.FromMinutes(5));
+        await ReconcileAsync();
+        await ReconcileAsync();
+        Assert.Equal(3, provider.FetchesOf[id]);
+        Assert.Equal(1, await App.DbAsync(db => db.AdminFlags.CountAsync(f => f.DedupeKey == flagKey)));
+    }
+
+    [Fact]
     public async Task Reconciliation_ExpiresSandboxInvoicesWhoseTimeIsUp()
     {
         var buyer = await App.RegisterAsync();

@@ -983,6 +983,9 @@ namespace Satsub.Data.Migrations.Postgres
                     b.HasIndex("Status", "ExpiresAt")
                         .HasDatabaseName("ix_invoices_status_expires_at");
 
+                    b.HasIndex("Status", "SettledAt")
+                        .HasDatabaseName("ix_invoices_status_settled_at");
+
                     b.ToTable("invoices", null, t =>
                         {
                             t.HasCheckConstraint("ck_invoices_amount", "amount_sats > 0");
