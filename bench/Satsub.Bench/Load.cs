@@ -67,6 +67,34 @@ internal static class Load
     }
 
     /// <summary>
+    /// Two closed loops taking turns in short slices until each has run <paramref name="each"/>: the machine is shared,
+    /// and a neighbour that takes the cores for a few seconds then slows both alike instead of whichever ran then, so
+    /// the ratio of their rates (the figure) does not depend on when the neighbour came.
+    /// </summary>
+    public static async Task<((Latencies Latencies, double PerSecond) A, (Latencies Latencies, double PerSecond) B)> AlternatingClosedLoopsAsync(
+        int concurrency, TimeSpan each, TimeSpan slice, Func<Task<bool>> a, Func<Task<bool>> b)
+    {
+        var (latenciesA, latenciesB) = (new Latencies(), new Latencies());
+        var (timeA, timeB) = (TimeSpan.Zero, TimeSpan.Zero);
+        while (timeA < each || timeB < each)
+        {
+            timeA += await SliceAsync(latenciesA, a);
+            timeB += await SliceAsync(latenciesB, b);
+        }
+        return ((latenciesA, latenciesA.Count / timeA.TotalSeconds), (latenciesB, latenciesB.Count / timeB.TotalSeconds));
+
+        async Task<TimeSpan> SliceAsync(Latencies into, Func<Task<bool>> op)
+        {
+            var clock = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+            {
+                while (clock.Elapsed < slice) await Timed(into, op, Stopwatch.GetTimestamp());
+            }));
+            return clock.Elapsed;
+        }
+    }
+
+    /// <summary>
     /// Open loop: starts one operation every 1/<paramref name="perSecond"/> s whether or not the earlier ones are done, and
     /// measures each from the moment it was due, so a slow server cannot hide its queue (no coordinated omission).
     /// </summary>

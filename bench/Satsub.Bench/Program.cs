@@ -538,9 +538,9 @@ namespace Satsub.Bench
             Figure("users p99 at 200/s", $"{users.Percentile(99):0.0} ms ({users.Summary()})");
 
             var seconds = TimeSpan.FromSeconds(Math.Max(2, o.ReadSeconds / 2));
-            Step($"throughput, 16 concurrent, {seconds.TotalSeconds} s each: GET /api/v1/users/{{id}} and GET /health");
-            var (usersMax, usersRate) = await Load.ClosedLoopForAsync(16, seconds, () => Get(RandomUser()));
-            var (healthMax, healthRate) = await Load.ClosedLoopForAsync(16, seconds, () => Get("/health"));
+            Step($"throughput, 16 concurrent, {seconds.TotalSeconds} s each in alternating 0.5 s slices: GET /api/v1/users/{{id}} and GET /health");
+            var ((usersMax, usersRate), (healthMax, healthRate)) = await Load.AlternatingClosedLoopsAsync(16, seconds, TimeSpan.FromMilliseconds(500),
+                () => Get(RandomUser()), () => Get("/health"));
             Figure("users/health throughput ratio", $"{(healthRate > 0 ? usersRate / healthRate : double.NaN):0.00} (users {usersRate:0}/s: {usersMax.Summary()}; health {healthRate:0}/s: {healthMax.Summary()})");
 
             Step($"GET /api/v1/leaderboard?period=month at 10/s for {o.ReadSeconds} s (open loop)");

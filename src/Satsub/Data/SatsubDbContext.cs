@@ -108,7 +108,10 @@ public sealed class SqliteSatsubDbContext(DbContextOptions<SqliteSatsubDbContext
         }
     }
 
+    /// <summary>A time as SQLite stores it (UTC microseconds since 1970), for raw SQL that reads one into a number.</summary>
+    internal static DateTimeOffset FromStoredTime(long v) => new(DateTimeOffset.UnixEpoch.Ticks + v * TimeSpan.TicksPerMicrosecond, TimeSpan.Zero);
+
     private sealed class UtcMicrosecondsConverter() : ValueConverter<DateTimeOffset, long>(
         v => (v.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond,
-        v => new DateTimeOffset(DateTimeOffset.UnixEpoch.Ticks + v * TimeSpan.TicksPerMicrosecond, TimeSpan.Zero));
+        v => FromStoredTime(v));
 }

@@ -147,8 +147,9 @@ public static class UsersApi
         [FromRoute(Name = "user_id")] string userId, ClaimsPrincipal caller, SatsubDbContext db, ReferralLinks links, TimeProvider clock,
         AffiliateProfile affiliate, HttpRequest request, CancellationToken ct)
     {
-        var user = await FindVisibleAsync(db, caller, userId, ct);
-        return user is null ? UserNotFound() : TypedResults.Ok(await ProfileAsync(db, user, links, clock, affiliate, request, ct));
+        if (userId.Length > 64 || !Guid.TryParse(userId, out var id)) return UserNotFound();
+        if (await AffiliateStandings.UserWithProfileAsync(db, id, ct) is not var (user, standing) || !caller.CanAccess(user.Platform)) return UserNotFound();
+        return TypedResults.Ok(await ProfileAsync(db, user, links, clock, affiliate, request, ct, standing));
     }
 
     private static async Task<Results<Ok<Page<ReferralItem>>, ValidationProblem, ProblemHttpResult>> ReferralsAsync(
@@ -237,10 +238,11 @@ public static class UsersApi
     }
 
     private static async Task<UserProfile> ProfileAsync(SatsubDbContext db, User user, ReferralLinks links, TimeProvider clock, AffiliateProfile affiliate,
-        HttpRequest request, CancellationToken ct)
+        HttpRequest request, CancellationToken ct, ProfileStanding? read = null)
     {
-        // Balances, referral counts, tier inputs and place in one query (counts and place precomputed, never scanned).
-        var standing = await AffiliateStandings.ProfileAsync(db, user.Id, ct);
+        // Balances, referral counts, tier inputs and place in one query (counts and place precomputed, never scanned),
+        // unless the caller read them with the user already.
+        var standing = read ?? await AffiliateStandings.ProfileAsync(db, user.Id, ct);
         var balance = standing.Balance;
         var now = clock.GetUtcNow();
         var active = await db.Subscriptions.AsNoTracking()
