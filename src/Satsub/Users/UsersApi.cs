@@ -148,8 +148,9 @@ public static class UsersApi
         AffiliateProfile affiliate, HttpRequest request, CancellationToken ct)
     {
         if (userId.Length > 64 || !Guid.TryParse(userId, out var id)) return UserNotFound();
-        if (await AffiliateStandings.UserWithProfileAsync(db, id, ct) is not var (user, standing) || !caller.CanAccess(user.Platform)) return UserNotFound();
-        return TypedResults.Ok(await ProfileAsync(db, user, links, clock, affiliate, request, ct, standing));
+        var read = await ProfileRead.ByIdAsync(db, id, clock.GetUtcNow(), ct);
+        if (read is null || !caller.CanAccess(read.User.Platform)) return UserNotFound();
+        return TypedResults.Ok(Profile(read.User, read.Standing, read.Subscriptions, links, affiliate, request));
     }
 
     private static async Task<Results<Ok<Page<ReferralItem>>, ValidationProblem, ProblemHttpResult>> ReferralsAsync(
@@ -238,24 +239,33 @@ public static class UsersApi
     }
 
     private static async Task<UserProfile> ProfileAsync(SatsubDbContext db, User user, ReferralLinks links, TimeProvider clock, AffiliateProfile affiliate,
-        HttpRequest request, CancellationToken ct, ProfileStanding? read = null)
+        HttpRequest request, CancellationToken ct)
     {
-        // Balances, referral counts, tier inputs and place in one query (counts and place precomputed, never scanned),
-        // unless the caller read them with the user already.
-        var standing = read ?? await AffiliateStandings.ProfileAsync(db, user.Id, ct);
-        var balance = standing.Balance;
+        // Balances, referral counts, tier inputs and place in one query (counts and place precomputed, never scanned).
+        var standing = await AffiliateStandings.ProfileAsync(db, user.Id, ct);
         var now = clock.GetUtcNow();
         var active = await db.Subscriptions.AsNoTracking()
             .Where(s => s.UserId == user.Id && s.Status == SubscriptionStatus.Active && s.ExpiresAt > now)
-            .OrderBy(s => s.ExpiresAt)
+            .OrderBy(s => s.ExpiresAt).ThenBy(s => s.Id)
+            .Select(s => new { s.Id, s.PlanCode, s.Status, s.StartsAt, s.ExpiresAt })
             .ToListAsync(ct);
+        return Profile(user, standing,
+            active.Select(s => new ActiveSubscription(Id(s.Id), s.PlanCode, EnumNames.ToSnake(s.Status), s.StartsAt, s.ExpiresAt)).ToList(),
+            links, affiliate, request);
+    }
+
+    /// <summary>The profile of a user from what was read (by <see cref="ProfileAsync"/>, or in one query by <see cref="ProfileRead"/>).</summary>
+    private static UserProfile Profile(User user, ProfileStanding standing, IReadOnlyList<ActiveSubscription> active, ReferralLinks links,
+        AffiliateProfile affiliate, HttpRequest request)
+    {
+        var balance = standing.Balance;
         return new UserProfile(
             Id(user.Id), user.Username, user.Platform, user.ExternalId, user.ReferrerId is { } r ? Id(r) : null,
             user.ReferralCode, links.For(user.ReferralCode, request), user.CreatedAt,
             new BalanceView(balance.Pending.Value, balance.Available.Value, balance.Paid.Value),
             balance.Earned.Value,
             new ReferralCounts(standing.ReferredUsers, standing.PayingReferrals),
-            active.Select(s => new ActiveSubscription(Id(s.Id), s.PlanCode, EnumNames.ToSnake(s.Status), s.StartsAt, s.ExpiresAt)).ToList(),
+            active,
             affiliate.Tier(new AffiliateStanding(standing.PayingCustomers, standing.ReferredSalesSats)),
             user.HiddenFromLeaderboard ? null : standing.Rank,
             user.DisplayName,

@@ -3,7 +3,6 @@ using Satsub.Affiliates.Rating;
 using Satsub.Common;
 using Satsub.Data;
 using Satsub.Ledger;
-using Satsub.Users;
 
 namespace Satsub.Affiliates.Standings;
 
@@ -177,31 +176,8 @@ public static class AffiliateStandings
             "WHERE affiliate_id = {0}",
             [userId], ct);
 
-    private abstract class UserProfileRow : ProfileRow
-    {
-        public string Platform { get; init; } = "";
-        public string? ExternalId { get; init; }
-        public string? Username { get; init; }
-        public string ReferralCode { get; init; } = "";
-        public Guid? ReferrerId { get; init; }
-        public bool HiddenFromLeaderboard { get; init; }
-        public string? DisplayName { get; init; }
-        public abstract DateTimeOffset Created { get; }
-    }
-
-    private sealed class PostgresUserProfileRow : UserProfileRow
-    {
-        public DateTimeOffset CreatedAt { get; init; }
-        public override DateTimeOffset Created => CreatedAt;
-    }
-
-    private sealed class SqliteUserProfileRow : UserProfileRow
-    {
-        public long CreatedAt { get; init; }
-        public override DateTimeOffset Created => SqliteSatsubDbContext.FromStoredTime(CreatedAt);
-    }
-
-    private class ProfileRow
+    /// <summary>A row of <see cref="ProfileColumns"/> (raw SQL reads into it by column name).</summary>
+    internal class ProfileRow
     {
         public long Pending { get; init; }
         public long Available { get; init; }
@@ -239,38 +215,17 @@ public static class AffiliateStandings
         return Standing(row);
     }
 
-    /// <summary>
-    /// A user who is not erased, with their <see cref="ProfileAsync"/> standing, in one query (the profile read, the API's
-    /// busiest: one round trip instead of two); null when there is no such user. The user is a read-only copy.
-    /// </summary>
-    public static async Task<(User User, ProfileStanding Standing)?> UserWithProfileAsync(SatsubDbContext db, Guid userId, CancellationToken ct)
-    {
-        var sql = "SELECT u.platform, u.external_id, u.username, u.referral_code, u.referrer_id, u.created_at, u.hidden_from_leaderboard, u.display_name, " +
-                  $"{ProfileColumns} FROM users u LEFT JOIN affiliate_standings s ON s.affiliate_id = u.id WHERE u.id = {{0}} AND u.erased_at IS NULL";
-        // Raw SQL's rows get no value converters: SQLite's times arrive as the numbers it stores.
-        var row = db.IsPostgres
-            ? (await db.Database.SqlQueryRaw<PostgresUserProfileRow>(sql, ProfileParameters(userId)).ToListAsync(ct)).FirstOrDefault() as UserProfileRow
-            : (await db.Database.SqlQueryRaw<SqliteUserProfileRow>(sql, ProfileParameters(userId)).ToListAsync(ct)).FirstOrDefault();
-        if (row is null) return null;
-        var user = new User(userId, row.Platform, row.ExternalId, row.Username, row.ReferralCode, row.ReferrerId, row.Created)
-        {
-            HiddenFromLeaderboard = row.HiddenFromLeaderboard,
-            DisplayName = row.DisplayName,
-        };
-        return (user, Standing(row));
-    }
-
-    // {0} the user, {1}-{3} their pending, available and paid accounts.
-    private static readonly string ProfileColumns =
+    /// <summary>The columns of <see cref="ProfileAsync"/> over standing <c>s</c>: {0} is the user, {1}-{3} their pending, available and paid accounts.</summary>
+    internal static readonly string ProfileColumns =
         $"{Balance(1)} AS pending, {Balance(2)} AS available, {Balance(3)} AS paid, " +
         "s.referred_users, s.paying_referrals, s.paying_customers, s.referred_sales_sats, " + PlaceOf("affiliate_standings", monthly: false) + " AS rank";
 
     private static string Balance(int p) => $"(SELECT CAST(COALESCE(sum(e.amount_sats), 0) AS bigint) FROM ledger_entries e WHERE e.account = {{{p}}})";
 
-    private static object[] ProfileParameters(Guid userId) =>
+    internal static object[] ProfileParameters(Guid userId) =>
         [userId, Accounts.AffiliatePending(userId), Accounts.AffiliateAvailable(userId), Accounts.AffiliatePaid(userId)];
 
-    private static ProfileStanding Standing(ProfileRow row) =>
+    internal static ProfileStanding Standing(ProfileRow row) =>
         new(new AffiliateBalance(new Sats(row.Pending), new Sats(row.Available), new Sats(row.Paid)),
             row.ReferredUsers ?? 0, row.PayingReferrals ?? 0, row.PayingCustomers ?? 0, row.ReferredSalesSats ?? 0, (int?)row.Rank);
 
