@@ -8,7 +8,7 @@ namespace Satsub.Users;
 /// <summary>
 /// <c>GET /users/{id}</c>, the API's busiest read, in one query: the user (not erased), their standing (balances,
 /// counts, place: <see cref="AffiliateStandings.ProfileColumns"/>) and their active subscriptions, one row per
-/// subscription (or one row without). Three round trips were a third of a profile's cost (docs/benchmarks.md).
+/// subscription (or one row without), where it took three round trips (docs/benchmarks.md).
 /// </summary>
 internal static class ProfileRead
 {

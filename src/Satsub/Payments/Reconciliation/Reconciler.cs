@@ -24,7 +24,7 @@ public sealed class Reconciler(SatsubDbContext db, PaymentProviders providers, I
     internal static readonly TimeSpan[] SettledRereadAges = [TimeSpan.FromHours(1), TimeSpan.FromDays(1)];
     internal const string CursorProvider = "reconciliation";
     /// <summary>Settled invoices re-read per page; a pass reads at most <see cref="MaxSettledPagesPerPass"/> pages per age.</summary>
-    internal static int SettledPageSize = 500;
+    internal const int SettledPageSize = 500;
     internal const int MaxSettledPagesPerPass = 20;
     internal static readonly TimeSpan RetryFailedRereadsFor = TimeSpan.FromHours(6);
 
