@@ -191,9 +191,13 @@ internal sealed class BackendCpuSampler : IAsyncDisposable
     private readonly CancellationTokenSource stop = new();
     private readonly Task loop;
 
-    public BackendCpuSampler(string database)
+    private readonly int? exclude;
+
+    /// <summary>Samples the backends serving <paramref name="database"/>, but <paramref name="exclude"/> (the bench's own connection).</summary>
+    public BackendCpuSampler(string database, int? exclude = null)
     {
         this.database = database;
+        this.exclude = exclude;
         first = ProcStats.Backends(database);
         loop = Task.Run(async () =>
         {
@@ -208,7 +212,7 @@ internal sealed class BackendCpuSampler : IAsyncDisposable
     private void Sample()
     {
         foreach (var (pid, cpu) in ProcStats.Backends(database))
-            lock (last) last[pid] = cpu;
+            if (pid != exclude) lock (last) last[pid] = cpu;
     }
 
     /// <summary>Stops sampling and returns the CPU time since the start.</summary>
