@@ -15,8 +15,9 @@ namespace Satsub.Payments.Reconciliation;
 /// Settled invoices are re-read at those two ages, not at every pass: re-reading each invoice of the last day every
 /// five minutes cost 288 provider reads per sale and grew with the sales rate. Each age keeps a cursor (the
 /// <c>settled_at</c> it has re-read up to) in <c>provider_cursors</c>, so nothing is skipped when a pass is late or
-/// capped, and nothing is re-read twice at one age. A read that fails (the provider is down) holds the cursor there
-/// for the next pass, for at most <see cref="RetryFailedRereadsFor"/>; then the invoice is left to its next age.
+/// capped. A read that fails (the provider is down) holds the cursor there for the next pass, for at most
+/// <see cref="RetryFailedRereadsFor"/>, then the invoice is left to its next age; only the invoices that settled at the
+/// same instant as a failed one are read again at the same age.
 /// </remarks>
 public sealed class Reconciler(SatsubDbContext db, PaymentProviders providers, InvoiceStateApplier applier, TimeProvider clock, ILogger<Reconciler> logger, Operations.SatsubMetrics metrics)
 {
