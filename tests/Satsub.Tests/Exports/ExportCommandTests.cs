@@ -1,35 +1,16 @@
 using Npgsql;
 using Satsub.Tests.Cli;
-using Satsub.Tests.Fixtures;
 
 namespace Satsub.Tests.Exports;
 
 /// <summary><c>satsub export</c> on the real executable, against PostgreSQL.</summary>
-public sealed class ExportCommandTests : IAsyncLifetime
+public sealed class ExportCommandTests() : PostgresCommandTest("satsub-export-")
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("satsub-export-").FullName;
-    private string database = "";
-
-    public async Task InitializeAsync() => database = await TestPostgres.CreateDatabaseAsync();
-
-    public async Task DisposeAsync()
-    {
-        await TestPostgres.DropDatabaseAsync(database);
-        Directory.Delete(dir, recursive: true);
-    }
-
-    private Dictionary<string, string> Env() => new()
-    {
-        ["DOTNET_ENVIRONMENT"] = "Development",
-        ["Database__Provider"] = "postgres",
-        ["ConnectionStrings__Satsub"] = database,
-    };
-
     [Fact]
     public async Task Export_writes_a_file_or_stdout_and_honours_the_window()
     {
-        Assert.Equal(0, (await SatsubProcess.RunAsync(dir, Env(), "migrate")).ExitCode);
-        await using (var conn = new NpgsqlConnection(database))
+        Assert.Equal(0, (await SatsubProcess.RunAsync(Dir, Env(), "migrate")).ExitCode);
+        await using (var conn = new NpgsqlConnection(Database))
         {
             await conn.OpenAsync();
             await using var cmd = new NpgsqlCommand(
@@ -41,8 +22,8 @@ public sealed class ExportCommandTests : IAsyncLifetime
             await cmd.ExecuteNonQueryAsync();
         }
 
-        var file = Path.Combine(dir, "users.csv");
-        var toFile = await SatsubProcess.RunAsync(dir, Env(), "export", "users", "--output", file);
+        var file = Path.Combine(Dir, "users.csv");
+        var toFile = await SatsubProcess.RunAsync(Dir, Env(), "export", "users", "--output", file);
         Assert.True(toFile.ExitCode == 0, toFile.Stderr);
         Assert.Contains("Exported 10 users row(s)", toFile.Stderr);
         var rows = CsvReader.Parse(await File.ReadAllTextAsync(file));
@@ -52,11 +33,11 @@ public sealed class ExportCommandTests : IAsyncLifetime
         Assert.False(File.Exists(file + ".partial"));
 
         // March 2..11 were created; [03-04, 03-07) holds days 3, 4 and 5 → users 3, 4 and 5.
-        var window = await SatsubProcess.RunAsync(dir, Env(), "export", "users", "--from", "2026-03-04", "--to", "2026-03-07");
+        var window = await SatsubProcess.RunAsync(Dir, Env(), "export", "users", "--from", "2026-03-04", "--to", "2026-03-07");
         Assert.Equal(0, window.ExitCode);
         Assert.Equal(["cli_3", "cli_4", "cli_5"], CsvReader.Parse(window.Stdout).Skip(1).Select(r => r[3]));
 
-        var bad = await SatsubProcess.RunAsync(dir, Env(), "export", "users", "--from", "someday");
+        var bad = await SatsubProcess.RunAsync(Dir, Env(), "export", "users", "--from", "someday");
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("from must be", bad.Stderr);
     }

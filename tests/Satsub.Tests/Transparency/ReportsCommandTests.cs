@@ -1,40 +1,21 @@
 using System.Globalization;
 using Npgsql;
 using Satsub.Tests.Cli;
-using Satsub.Tests.Fixtures;
 using Satsub.Transparency;
 
 namespace Satsub.Tests.Transparency;
 
 /// <summary><c>satsub reports close</c> on the real executable, against PostgreSQL (and the real clock).</summary>
-public sealed class ReportsCommandTests : IAsyncLifetime
+public sealed class ReportsCommandTests() : PostgresCommandTest("satsub-reports-")
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("satsub-reports-").FullName;
-    private string database = "";
-
-    public async Task InitializeAsync() => database = await TestPostgres.CreateDatabaseAsync();
-
-    public async Task DisposeAsync()
-    {
-        await TestPostgres.DropDatabaseAsync(database);
-        Directory.Delete(dir, recursive: true);
-    }
-
-    private Dictionary<string, string> Env() => new()
-    {
-        ["DOTNET_ENVIRONMENT"] = "Development",
-        ["Database__Provider"] = "postgres",
-        ["ConnectionStrings__Satsub"] = database,
-    };
-
     [Fact]
     public async Task Close_closes_every_finished_month_once_and_prints_their_row_counts()
     {
-        Assert.Equal(0, (await SatsubProcess.RunAsync(dir, Env(), "migrate")).ExitCode);
+        Assert.Equal(0, (await SatsubProcess.RunAsync(Dir, Env(), "migrate")).ExitCode);
         var posting = Guid.NewGuid();
         var first = MonthlyReports.MonthOf(DateTimeOffset.UtcNow).AddMonths(-3);
         var at = MonthlyReports.StartOf(first).AddDays(9).AddMicroseconds(123);
-        await using (var conn = new NpgsqlConnection(database))
+        await using (var conn = new NpgsqlConnection(Database))
         {
             await conn.OpenAsync();
             await using var cmd = new NpgsqlCommand(
@@ -47,7 +28,7 @@ public sealed class ReportsCommandTests : IAsyncLifetime
             await cmd.ExecuteNonQueryAsync();
         }
 
-        var close = await SatsubProcess.RunAsync(dir, Env(), "reports", "close");
+        var close = await SatsubProcess.RunAsync(Dir, Env(), "reports", "close");
         Assert.True(close.ExitCode == 0, close.Stderr);
         // That month and every later one that has ended (ten minutes ago at least) are closed; the sale is in the first.
         var closable = DateTimeOffset.UtcNow >= MonthlyReports.EndOf(first.AddMonths(2)).AddMinutes(10) ? 3 : 2;
@@ -56,7 +37,7 @@ public sealed class ReportsCommandTests : IAsyncLifetime
         Assert.Equal(expected, close.StdoutLines);
         Assert.Contains($"Closed or signed {closable} month(s) with 1 rows", close.Stderr, StringComparison.Ordinal);
 
-        await using (var conn = new NpgsqlConnection(database))
+        await using (var conn = new NpgsqlConnection(Database))
         {
             await conn.OpenAsync();
             await using var cmd = new NpgsqlCommand("SELECT string_agg(text, '' ORDER BY sequence) FROM closed_report_parts WHERE month = @m", conn);
@@ -65,7 +46,7 @@ public sealed class ReportsCommandTests : IAsyncLifetime
             Assert.Equal($"{ReportCsv.Header}\nsale,{time},{posting:D},,1000,1000,0,0,,,\n", await cmd.ExecuteScalarAsync());
         }
 
-        var again = await SatsubProcess.RunAsync(dir, Env(), "reports", "close");
+        var again = await SatsubProcess.RunAsync(Dir, Env(), "reports", "close");
         Assert.Equal(0, again.ExitCode);
         Assert.Equal(["month\trows\tsigned"], again.StdoutLines);
     }
